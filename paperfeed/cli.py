@@ -1,0 +1,239 @@
+"""Command line: `paperfeed serve | ingest | search | papers | db | settings | bench`.
+
+User mistakes print one line (`error: ...`) and exit non-zero; no tracebacks.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from datetime import date
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from paperfeed.config import SPECS, Settings
+from paperfeed.errors import PaperfeedError
+from paperfeed.ingest import IngestReport
+from paperfeed.store import Store, open_store
+
+if TYPE_CHECKING:
+    from paperfeed.search import SearchEngine
+
+
+def _settings(ctx: click.Context) -> Settings:
+    return ctx.find_root().obj["settings"]  # type: ignore[no-any-return]
+
+
+def _open_store(ctx: click.Context) -> Store:
+    store = open_store(_settings(ctx).database_url)
+    store.migrate()
+    ctx.call_on_close(store.close)
+    return store
+
+
+def _open_engine(ctx: click.Context) -> "SearchEngine":
+    from paperfeed.search import SearchEngine
+
+    return SearchEngine.open(_settings(ctx), _open_store(ctx))
+
+
+class _Main(click.Group):
+    """Translate core errors into one readable line and an exit code."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except PaperfeedError as exc:
+            click.echo(f"error: {exc}", err=True)
+            ctx.exit(1)
+        except KeyboardInterrupt:
+            click.echo("interrupted", err=True)
+            ctx.exit(130)
+
+
+@click.group(cls=_Main, invoke_without_command=True)
+@click.option("--data-dir", envvar="PAPERFEED_DATA_DIR", help="Overrides PAPERFEED_DATA_DIR.")
+@click.option("--database-url", envvar="PAPERFEED_DATABASE_URL", help="Overrides PAPERFEED_DATABASE_URL.")
+@click.version_option("0.1.0", prog_name="paperfeed")
+@click.pass_context
+def main(ctx: click.Context, data_dir: str | None, database_url: str | None) -> None:
+    """paperfeed: self-hosted research-paper discovery. Without a command, serves the web app."""
+    try:
+        settings = Settings.load({"data_dir": data_dir, "database_url": database_url})
+    except PaperfeedError as exc:
+        click.echo(f"error: {exc}", err=True)
+        ctx.exit(1)
+    logging.basicConfig(level=settings.log_level.upper(), format="%(levelname)s %(name)s: %(message)s")
+    ctx.obj = {"settings": settings}
+    if ctx.invoked_subcommand is None:
+        ctx.invoke(serve)
+
+
+@main.command()
+@click.option("--host", default=None, help="Bind address (default from PAPERFEED_HOST).")
+@click.option("--port", default=None, type=int, help="Port (default from PAPERFEED_PORT).")
+@click.pass_context
+def serve(ctx: click.Context, host: str | None, port: int | None) -> None:
+    """Serve the web app and JSON API (loads the demo corpus into an empty store)."""
+    import uvicorn
+
+    from paperfeed.web.app import create_app
+    from paperfeed.web.startup import prepare_engine
+
+    settings = _settings(ctx)
+    store = open_store(settings.database_url)
+    prepare_engine(store, settings)  # before binding: a bad store fails here, in one line
+    app = create_app(settings, store=store)
+    click.echo(f"paperfeed: {store.count_papers()} papers; serving on http://{host or settings.host}:{port or settings.port}", err=True)
+    uvicorn.run(app, host=host or settings.host, port=port or settings.port, log_level=settings.log_level)
+
+
+@main.command()
+@click.pass_context
+def settings(ctx: click.Context) -> None:
+    """Print every setting, its value (secrets hidden) and what it does."""
+    values = _settings(ctx).public_view()
+    for spec in SPECS:
+        click.echo(f"{spec.env_var}={values[spec.env_var]}\n    {spec.help}")
+
+
+def _print_report(report: IngestReport, as_json: bool) -> None:
+    if as_json:
+        click.echo(json.dumps(report.as_dict(), ensure_ascii=False))
+        return
+    click.echo(report.summary())
+    for rejection in report.rejected[:20]:
+        click.echo(f"  rejected {rejection}", err=True)
+    if report.rejected_count > 20:
+        click.echo(f"  ... and {report.rejected_count - 20} more rejected", err=True)
+
+
+@main.command()
+@click.argument("source", type=click.Choice(["arxiv", "arxiv-snapshot", "hf-daily", "jsonl", "beir", "demo"]))
+@click.argument("path", required=False, type=click.Path(dir_okay=False, allow_dash=True))
+@click.option("--category", help="arxiv: category to fetch, e.g. cs.CL.")
+@click.option("--since", type=click.DateTime(["%Y-%m-%d"]), help="arxiv: first submission day (YYYY-MM-DD).")
+@click.option("--until", type=click.DateTime(["%Y-%m-%d"]), help="arxiv: last submission day.")
+@click.option("--id", "ids", multiple=True, help="arxiv: fetch these arXiv ids instead of a category.")
+@click.option("--batch-size", default=2000, show_default=True, type=click.IntRange(1, 100_000),
+              help="Records per transaction.")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@click.pass_context
+def ingest(ctx: click.Context, source: str, path: str | None, category: str | None, since: Any,
+           until: Any, ids: tuple[str, ...], batch_size: int, as_json: bool) -> None:
+    """Load papers from SOURCE (a file PATH, '-' for stdin, or the live arXiv API)."""
+    from paperfeed.loaders import ingest_arxiv, ingest_file
+
+    engine = _open_engine(ctx)
+    if source == "arxiv":
+        report = ingest_arxiv(
+            engine.store, _settings(ctx), category=category, ids=list(ids),
+            since=since.date() if since else None, until=until.date() if until else None,
+        )
+    else:
+        report = ingest_file(engine.store, source, path, batch_size=batch_size)
+    engine.sync()
+    _print_report(report, as_json)
+    if report.records and report.rejected_count == report.records:
+        ctx.exit(1)
+
+
+@main.command()
+@click.argument("query")
+@click.option("--limit", default=10, show_default=True, type=click.IntRange(1, 1000))
+@click.option("--json", "as_json", is_flag=True, help="Print hits as JSON.")
+@click.pass_context
+def search(ctx: click.Context, query: str, limit: int, as_json: bool) -> None:
+    """Search the store and print ranked papers."""
+    from paperfeed.search import search as run_search
+
+    results = run_search(_open_engine(ctx), query, limit=limit)
+    if as_json:
+        hits = [
+            {"rank": hit.rank, "id": paper.id, "score": round(hit.score, 6), "title": paper.title}
+            for hit, paper in results
+        ]
+        click.echo(json.dumps({"query": query, "hits": hits}, ensure_ascii=False))
+        return
+    for hit, paper in results:
+        click.echo(f"{hit.rank:>3}. {paper.title}  [{paper.id}]")
+    if not results.hits:
+        click.echo("no papers match", err=True)
+
+
+@main.group()
+def papers() -> None:
+    """Look at stored papers."""
+
+
+@papers.command("show")
+@click.argument("paper_id")
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+def papers_show(ctx: click.Context, paper_id: str, as_json: bool) -> None:
+    """Print one paper."""
+    from paperfeed.web.views import paper_page
+
+    data = paper_page(_open_engine(ctx), paper_id).as_dict()["paper"]
+    if as_json:
+        click.echo(json.dumps(data, ensure_ascii=False, indent=2))
+        return
+    click.echo(data["title"])
+    click.echo(", ".join(data["authors"]))
+    for key in ("id", "arxiv_id", "doi", "published"):
+        if data.get(key):
+            click.echo(f"{key}: {data[key]}")
+    for link in data["links"]:
+        click.echo(f"{link['kind']}: {link['url']}")
+    click.echo("\n" + data["abstract"])
+
+
+@main.group()
+def db() -> None:
+    """Database housekeeping."""
+
+
+@db.command("migrate")
+@click.pass_context
+def db_migrate(ctx: click.Context) -> None:
+    """Apply pending schema migrations."""
+    store = open_store(_settings(ctx).database_url)
+    ctx.call_on_close(store.close)
+    applied = store.migrate()
+    click.echo(f"applied: {', '.join(applied)}" if applied else "schema is up to date")
+
+
+@db.command("stats")
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+def db_stats(ctx: click.Context, as_json: bool) -> None:
+    """Counts and sizes."""
+    stats = _open_store(ctx).stats()
+    if as_json:
+        click.echo(json.dumps(stats))
+        return
+    for key, value in stats.items():
+        click.echo(f"{key}: {value}")
+
+
+@main.group()
+def bench() -> None:
+    """Benchmarks (not tests): print measured figures and ratios to a baseline."""
+
+
+@bench.command("ingest")
+@click.option("--records", default=200_000, show_default=True, type=click.IntRange(1, 50_000_000))
+@click.option("--json", "as_json", is_flag=True)
+def bench_ingest(records: int, as_json: bool) -> None:
+    """Bulk-load N generated arXiv-snapshot records into a fresh SQLite file."""
+    from paperfeed.bench.ingest import run_ingest_bench
+
+    result = run_ingest_bench(records, progress=not as_json)
+    click.echo(json.dumps(result) if as_json else "\n".join(f"{k}: {v}" for k, v in result.items()))
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

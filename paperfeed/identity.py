@@ -1,0 +1,87 @@
+"""How a paper is recognised: stable ids, the normalised-title key, content hashes.
+
+Dedup rules live here so ingest and every store agree on them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import unicodedata
+from functools import lru_cache
+
+from paperfeed.models import Paper
+
+_NON_ALNUM = re.compile(r"[^0-9a-z]+")
+_LATEX_MARKUP = re.compile(r"[\\{}$^_]")
+
+
+def normalise_title(title: str) -> str:
+    """Lower-case ASCII words only: 'BERT: Pre-training of  Deep...' -> 'bert pre training of deep'."""
+    folded = unicodedata.normalize("NFKD", _LATEX_MARKUP.sub(" ", title))
+    ascii_only = folded.encode("ascii", "ignore").decode("ascii").lower()
+    return " ".join(_NON_ALNUM.sub(" ", ascii_only).split())
+
+
+def _first_author_key(authors: list[str]) -> str:
+    if not authors:
+        return ""
+    words = normalise_title(authors[0]).split()
+    return words[-1] if words else ""
+
+
+def title_key(paper: Paper) -> str:
+    """Normalised title plus the first author's surname: the fallback dedup key."""
+    return _title_key(paper.title, paper.authors[0] if paper.authors else "")
+
+
+@lru_cache(maxsize=65536)
+def _title_key(title: str, first_author: str) -> str:
+    # Cached: ingest asks for the same key several times per record (lookup, merge, write).
+    return f"{normalise_title(title)}|{_first_author_key([first_author] if first_author else [])}"
+
+
+def normalise_doi(doi: str | None) -> str | None:
+    if not doi:
+        return None
+    cleaned = doi.strip().lower()
+    for prefix in ("https://doi.org/", "http://doi.org/", "https://dx.doi.org/", "doi:"):
+        if cleaned.startswith(prefix):
+            cleaned = cleaned[len(prefix) :]
+    return cleaned or None
+
+
+def derive_id(paper: Paper) -> str:
+    """The stable id used in URLs: the source's own id if it set one, else the arXiv id,
+    else the DOI, else a short hash of the title key (stable across re-ingests)."""
+    if paper.id:
+        return paper.id
+    if paper.arxiv_id:
+        return paper.arxiv_id
+    if paper.doi:
+        return "doi:" + paper.doi
+    digest = hashlib.sha1(title_key(paper).encode("utf-8")).hexdigest()
+    return "pf-" + digest[:12]
+
+
+def content_hash(paper: Paper) -> str:
+    """Hash of what a reader sees; equal hashes mean a re-ingest changes nothing."""
+    payload = [
+        paper.title,
+        paper.abstract,
+        paper.authors,
+        paper.categories,
+        paper.arxiv_id,
+        paper.arxiv_version,
+        [(v.version, v.created.isoformat() if v.created else None) for v in paper.versions],
+        paper.doi,
+        paper.published.isoformat() if paper.published else None,
+        paper.updated.isoformat() if paper.updated else None,
+        [(link.kind, link.url) for link in paper.links],
+        paper.comments,
+        paper.journal_ref,
+        paper.extra,
+    ]
+    encoded = json.dumps(payload, sort_keys=True, ensure_ascii=False, default=str)
+    return hashlib.sha1(encoded.encode("utf-8")).hexdigest()

@@ -1,0 +1,190 @@
+"""Keyword index: BM25 over title (boosted), abstract and authors, with Snowball
+stemming, in a Tantivy index on disk.
+
+The store is the source of truth; this index follows it. Every paper row carries the
+`rev` of the write batch that last changed it, and the index remembers the newest rev it
+has absorbed (`params.json`, written after each commit). `sync()` indexes whatever came
+after, replacing documents by row number, so a crash between a store write and an index
+commit only means the next sync redoes that batch. Why Tantivy and not SQLite FTS5:
+FTS5 must score every match to rank an OR query (p99 ~560 ms at 1M papers here) and
+slows bulk loads to ~4k papers/s; Tantivy answers in ~1 ms with block-max WAND.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Sequence
+
+import tantivy
+
+from paperfeed.errors import ConfigError
+from paperfeed.models import Paper, PaperChange, PaperFilter, SearchHit
+from paperfeed.store import Store
+
+log = logging.getLogger(__name__)
+
+SCHEMA_VERSION = 1
+FIELD_BOOSTS = {"title": 2.0, "abstract": 1.0, "authors": 1.0}
+WRITER_HEAP_BYTES = 128_000_000
+
+
+def _schema() -> tantivy.Schema:
+    builder = tantivy.SchemaBuilder()
+    builder.add_integer_field("pk", stored=True, indexed=True, fast=True)
+    builder.add_text_field("id", stored=True, tokenizer_name="raw")
+    builder.add_text_field("title", tokenizer_name="en_stem")
+    builder.add_text_field("abstract", tokenizer_name="en_stem")
+    builder.add_text_field("authors", tokenizer_name="default")
+    builder.add_text_field("category", tokenizer_name="raw")
+    builder.add_integer_field("day", indexed=True, fast=True)  # yyyymmdd of publication, 0 if unknown
+    builder.add_integer_field("year", indexed=True, fast=True)
+    builder.add_integer_field("has_code", indexed=True)
+    return builder.build()
+
+
+def day_number(paper: Paper) -> int:
+    published = paper.published
+    return published.year * 10000 + published.month * 100 + published.day if published else 0
+
+
+@dataclass(frozen=True)
+class IndexParams:
+    schema_version: int
+    store_identity: str
+    indexed_rev: int
+    documents: int
+
+
+class KeywordIndex:
+    """A Tantivy index in `path`, following the store at `store_identity`."""
+
+    def __init__(self, path: Path, *, store_identity: str) -> None:
+        self.path = path
+        self.store_identity = store_identity
+        self.params_path = path / "params.json"
+        self.schema = _schema()
+        self._sync_lock = threading.Lock()
+        path.mkdir(parents=True, exist_ok=True)
+        self._check_params()
+        self.index = tantivy.Index(self.schema, path=str(path), reuse=True)
+
+    # -- params -----------------------------------------------------------------------
+    def params(self) -> IndexParams:
+        if not self.params_path.exists():
+            return IndexParams(SCHEMA_VERSION, self.store_identity, 0, 0)
+        return IndexParams(**json.loads(self.params_path.read_text(encoding="utf-8")))
+
+    def _save_params(self, params: IndexParams) -> None:
+        tmp = self.params_path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(params.__dict__, indent=2), encoding="utf-8")
+        tmp.replace(self.params_path)
+
+    def _check_params(self) -> None:
+        params = self.params()
+        if params.schema_version != SCHEMA_VERSION or params.store_identity != self.store_identity:
+            raise ConfigError(
+                f"The keyword index at {self.path} was built for schema v{params.schema_version} "
+                f"of store {params.store_identity}, not schema v{SCHEMA_VERSION} of store {self.store_identity}.",
+                hint="Rebuild it with `paperfeed reindex --keyword`, or point PAPERFEED_DATA_DIR elsewhere.",
+            )
+
+    # -- writing ----------------------------------------------------------------------
+    def sync(self, store: Store, *, on_progress: Callable[[int], None] | None = None) -> int:
+        """Index every paper written since the last sync; returns how many."""
+        with self._sync_lock:
+            params = self.params()
+            target = store.max_rev()
+            if target <= params.indexed_rev:
+                return 0
+            fresh = params.indexed_rev == 0
+            writer = self.index.writer(heap_size=WRITER_HEAP_BYTES, num_threads=1)
+            done = 0
+            for changes in store.iter_changes(after_rev=params.indexed_rev):
+                self._add(writer, changes, replace=not fresh)
+                done += len(changes)
+                if on_progress:
+                    on_progress(done)
+            writer.commit()
+            writer.wait_merging_threads()
+            self.index.reload()
+            total = self.index.searcher().num_docs
+            self._save_params(IndexParams(SCHEMA_VERSION, self.store_identity, target, total))
+            return done
+
+    def _add(self, writer: tantivy.IndexWriter, changes: Sequence[PaperChange], *, replace: bool) -> None:
+        for change in changes:
+            paper = change.paper
+            if replace:
+                writer.delete_documents_by_term("pk", change.pk)
+            day = day_number(paper)
+            writer.add_document(
+                tantivy.Document(
+                    pk=change.pk,
+                    id=paper.id,
+                    title=paper.title,
+                    abstract=paper.abstract,
+                    authors=" ; ".join(paper.authors),
+                    category=paper.categories,
+                    day=day,
+                    year=day // 10000,
+                    has_code=int(paper.has_code),
+                )
+            )
+
+    def rebuild(self, store: Store) -> int:
+        """Drop everything and index the whole store again."""
+        with self._sync_lock:
+            writer = self.index.writer(heap_size=WRITER_HEAP_BYTES, num_threads=1)
+            writer.delete_all_documents()
+            writer.commit()
+            writer.wait_merging_threads()
+            self._save_params(IndexParams(SCHEMA_VERSION, self.store_identity, 0, 0))
+        return self.sync(store)
+
+    # -- reading ----------------------------------------------------------------------
+    def parse(self, query_text: str) -> tantivy.Query:
+        """Parse a query string in Tantivy's grammar (callers build it safely quoted)."""
+        return self.index.parse_query(
+            query_text, default_field_names=list(FIELD_BOOSTS), field_boosts=FIELD_BOOSTS
+        )
+
+    def search(self, query: tantivy.Query, *, filters: PaperFilter, limit: int, newest: bool = False) -> list[SearchHit]:
+        self.index.reload()
+        searcher = self.index.searcher()
+        combined = self._with_filters(query, filters)
+        if newest:
+            result = searcher.search(combined, limit, count=False, order_by_field="day")
+        else:
+            result = searcher.search(combined, limit, count=False)
+        hits = []
+        for rank, (score, address) in enumerate(result.hits, start=1):
+            paper_id = searcher.doc(address)["id"][0]
+            hits.append(SearchHit(paper_id=paper_id, score=float(score), rank=rank, source="bm25"))
+        return hits
+
+    def _with_filters(self, query: tantivy.Query, filters: PaperFilter) -> tantivy.Query:
+        if filters.is_empty():
+            return query
+        must = [(tantivy.Occur.Must, query)]
+        if filters.date_from or filters.date_to:
+            low = _date_int(filters.date_from) if filters.date_from else None
+            high = _date_int(filters.date_to) if filters.date_to else None
+            must.append((tantivy.Occur.Must, tantivy.Query.range_query(
+                self.schema, "day", tantivy.FieldType.Integer, low, high)))
+        if filters.category:
+            must.append((tantivy.Occur.Must, tantivy.Query.term_query(self.schema, "category", filters.category)))
+        if filters.has_code is not None:
+            must.append((tantivy.Occur.Must, tantivy.Query.term_query(self.schema, "has_code", int(filters.has_code))))
+        return tantivy.Query.boolean_query(must)
+
+    def document_count(self) -> int:
+        self.index.reload()
+        return int(self.index.searcher().num_docs)
+
+
+def _date_int(day: object) -> int:
+    return day.year * 10000 + day.month * 100 + day.day  # type: ignore[attr-defined]

@@ -1,0 +1,84 @@
+"""The store: the only code that speaks SQL.
+
+`open_store(url)` picks the backend from the URL scheme. Callers use the `Store`
+protocol below and never see a connection, a cursor or a SQL string, so a PostgreSQL
+backend can slot in beside SQLite without touching them.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Iterator, Protocol, Sequence
+
+from paperfeed.errors import ConfigError
+from paperfeed.models import Paper, PaperChange, PaperFilter, StoredPaper
+
+
+class Store(Protocol):
+    url: str
+
+    def migrate(self) -> list[str]:
+        """Apply pending migrations; return the names applied."""
+        ...
+
+    def close(self) -> None: ...
+
+    def find_matches(
+        self, *, arxiv_ids: Sequence[str], dois: Sequence[str], title_keys: Sequence[str]
+    ) -> list[StoredPaper]:
+        """Papers sharing any of these dedup keys."""
+        ...
+
+    def write_papers(self, papers: Sequence[Paper], *, ingested_at: datetime) -> list[tuple[str, str]]:
+        """Insert or replace (by id) in one transaction. Returns (paper id, reason) for
+        papers refused by a uniqueness rule; the others are written."""
+        ...
+
+    def get_paper(self, paper_id: str) -> Paper | None: ...
+
+    def get_papers(self, paper_ids: Sequence[str]) -> list[Paper]:
+        """Papers in the order of the ids asked for; unknown ids are skipped."""
+        ...
+
+    def list_papers(
+        self, *, filters: PaperFilter, limit: int, offset: int = 0
+    ) -> tuple[list[Paper], int]:
+        """Newest first; returns (page, total matching)."""
+        ...
+
+    def max_rev(self) -> int:
+        """The newest write batch number (0 for an empty store)."""
+        ...
+
+    def iter_changes(self, *, after_rev: int, batch_size: int = 2000) -> Iterator[list[PaperChange]]:
+        """Papers written after `after_rev`, oldest write first, in batches."""
+        ...
+
+    def count_papers(self) -> int: ...
+
+    def stats(self) -> dict[str, object]: ...
+
+    def identity(self) -> str:
+        """A random id minted with the store; indexes record which store they follow."""
+        ...
+
+    def get_state(self, key: str) -> str | None: ...
+
+    def set_state(self, key: str, value: str) -> None: ...
+
+
+def open_store(url: str) -> Store:
+    """Open (without migrating) the store a database URL names."""
+    if url.startswith("sqlite:///"):
+        from paperfeed.store.sqlite import SqliteStore
+
+        return SqliteStore(url)
+    if url.startswith(("postgresql://", "postgres://")):
+        raise ConfigError(
+            f"Database URL {url!r} names PostgreSQL, which this version does not support yet.",
+            hint="Use a sqlite:///path/to/file.sqlite3 URL (or leave PAPERFEED_DATABASE_URL empty).",
+        )
+    raise ConfigError(
+        f"Database URL {url!r} is not understood.",
+        hint="Use sqlite:///path/to/file.sqlite3, or leave PAPERFEED_DATABASE_URL empty for the default.",
+    )

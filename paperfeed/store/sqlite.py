@@ -1,0 +1,299 @@
+"""SQLite backend: one file, WAL, one writer.
+
+This module and its migrations are the only places that speak SQLite's SQL.
+Full-text search is not here: the keyword index (index/keyword.py) follows the
+papers table by its `rev` column. Reads use one connection per thread (WAL lets them run beside a writer); all writes go
+through a single connection guarded by a lock, so ingest and serving in one process never
+contend, and other processes wait on `busy_timeout` instead of failing.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+import uuid
+from datetime import datetime, timezone
+from importlib import resources
+from pathlib import Path
+from contextlib import contextmanager
+from typing import Any, Iterator, Sequence
+
+from paperfeed.errors import ConfigError, StoreUnavailable
+from paperfeed.models import Paper, PaperChange, PaperFilter, StoredPaper
+from paperfeed.store.rows import paper_to_row, row_to_paper, to_iso
+
+_PAPER_COLUMNS = (
+    "id arxiv_id arxiv_version doi title_key title abstract authors categories "
+    "primary_category published updated versions links has_code comments journal_ref "
+    "source source_id fetched_at ingested_at content_hash extra rev"
+).split()
+_UPSERT = (
+    f"INSERT INTO papers ({', '.join(_PAPER_COLUMNS)}) "
+    f"VALUES ({', '.join(':' + c for c in _PAPER_COLUMNS)}) "
+    "ON CONFLICT (id) DO UPDATE SET "
+    + ", ".join(f"{c} = excluded.{c}" for c in _PAPER_COLUMNS if c != "id")
+
+)
+
+
+def _migrations() -> list[tuple[str, str]]:
+    folder = resources.files("paperfeed.store") / "migrations" / "sqlite"
+    files = sorted(f for f in folder.iterdir() if f.name.endswith(".sql"))
+    return [(f.name.removesuffix(".sql"), f.read_text(encoding="utf-8")) for f in files]
+
+
+class SqliteStore:
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.path = Path(url.removeprefix("sqlite:///"))
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise ConfigError(
+                f"Cannot create the data directory {self.path.parent}: {exc.strerror}.",
+                hint="Set PAPERFEED_DATA_DIR or PAPERFEED_DATABASE_URL to a writable place.",
+            ) from exc
+        self._local = threading.local()
+        self._write_lock = threading.Lock()
+        self._writer = self._connect()
+
+    # -- connections -------------------------------------------------------------------
+    def _connect(self) -> sqlite3.Connection:
+        try:
+            conn = sqlite3.connect(self.path, timeout=30, check_same_thread=False, isolation_level=None)
+            conn.row_factory = sqlite3.Row
+            conn.execute("PRAGMA journal_mode = WAL")
+            conn.execute("PRAGMA synchronous = NORMAL")
+            conn.execute("PRAGMA foreign_keys = ON")
+            conn.execute("PRAGMA busy_timeout = 30000")
+        except sqlite3.DatabaseError as exc:
+            raise StoreUnavailable(
+                f"Cannot open the SQLite database {self.path}: {exc}.",
+                hint="Check the file is a paperfeed database and the disk is writable.",
+            ) from exc
+        return conn
+
+    def _reader(self) -> sqlite3.Connection:
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = self._connect()
+            self._local.conn = conn
+        return conn
+
+    @contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        with self._write_lock:
+            conn = self._writer
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield conn
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
+
+    def close(self) -> None:
+        self._writer.close()
+        conn = getattr(self._local, "conn", None)
+        if conn is not None:
+            conn.close()
+            self._local.conn = None
+
+    # -- schema -------------------------------------------------------------------------
+    def migrate(self) -> list[str]:
+        applied: list[str] = []
+        with self._write_lock:
+            conn = self._writer
+            conn.execute(
+                "CREATE TABLE IF NOT EXISTS schema_migrations "
+                "(name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)"
+            )
+            done = {row[0] for row in conn.execute("SELECT name FROM schema_migrations")}
+            for name, sql in _migrations():
+                if name in done:
+                    continue
+                # executescript commits first, so wrap the script in its own transaction
+                conn.executescript(
+                    f"BEGIN IMMEDIATE;\n{sql}\n"
+                    f"INSERT INTO schema_migrations VALUES ('{name}', '{to_iso(datetime.now(timezone.utc))}');\n"
+                    "COMMIT;"
+                )
+                applied.append(name)
+        return applied
+
+    def pending_migrations(self) -> list[str]:
+        conn = self._reader()
+        try:
+            done = {row[0] for row in conn.execute("SELECT name FROM schema_migrations")}
+        except sqlite3.OperationalError:
+            done = set()
+        return [name for name, _ in _migrations() if name not in done]
+
+    # -- papers: writes -----------------------------------------------------------------
+    def write_papers(self, papers: Sequence[Paper], *, ingested_at: datetime) -> list[tuple[str, str]]:
+        rows = [paper_to_row(paper, ingested_at=ingested_at) for paper in papers]
+        with self._transaction() as conn:
+            rev = conn.execute("SELECT coalesce(max(rev), 0) + 1 FROM papers").fetchone()[0]
+            for row in rows:
+                row["rev"] = rev
+            conn.execute("SAVEPOINT batch")
+            try:
+                conn.executemany(_UPSERT, rows)
+                refused: list[tuple[str, str]] = []
+            except sqlite3.IntegrityError:
+                # Rare: find the offending papers one by one and keep the rest.
+                conn.execute("ROLLBACK TO batch")
+                refused = _upsert_one_by_one(conn, rows)
+            conn.execute("RELEASE batch")
+            _replace_categories(conn, rev, {p.id: p.categories for p in papers})
+        return refused
+
+    def set_state(self, key: str, value: str) -> None:
+        with self._transaction() as conn:
+            conn.execute(
+                "INSERT INTO state (key, value) VALUES (?, ?) "
+                "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                (key, value),
+            )
+
+    # -- papers: reads ------------------------------------------------------------------
+    def find_matches(
+        self, *, arxiv_ids: Sequence[str], dois: Sequence[str], title_keys: Sequence[str]
+    ) -> list[StoredPaper]:
+        found: dict[str, StoredPaper] = {}
+        for column, values in (("arxiv_id", arxiv_ids), ("doi", dois), ("title_key", title_keys)):
+            for chunk in _chunks(sorted(set(values)), 500):
+                marks = ", ".join("?" * len(chunk))
+                sql = f"SELECT * FROM papers WHERE {column} IN ({marks})"
+                for row in self._reader().execute(sql, chunk):
+                    found[row["id"]] = StoredPaper(row_to_paper(row), row["content_hash"])
+        return list(found.values())
+
+    def get_paper(self, paper_id: str) -> Paper | None:
+        row = self._reader().execute("SELECT * FROM papers WHERE id = ?", (paper_id,)).fetchone()
+        return row_to_paper(row) if row else None
+
+    def get_papers(self, paper_ids: Sequence[str]) -> list[Paper]:
+        by_id: dict[str, Paper] = {}
+        for chunk in _chunks(list(dict.fromkeys(paper_ids)), 500):
+            marks = ", ".join("?" * len(chunk))
+            for row in self._reader().execute(f"SELECT * FROM papers WHERE id IN ({marks})", chunk):
+                by_id[row["id"]] = row_to_paper(row)
+        return [by_id[pid] for pid in paper_ids if pid in by_id]
+
+    def list_papers(
+        self, *, filters: PaperFilter, limit: int, offset: int = 0
+    ) -> tuple[list[Paper], int]:
+        where, params = _filter_sql(filters, alias="p")
+        conn = self._reader()
+        total = conn.execute(f"SELECT count(*) FROM papers p WHERE {where}", params).fetchone()[0]
+        rows = conn.execute(
+            f"SELECT * FROM papers p WHERE {where} "
+            "ORDER BY p.published IS NULL, p.published DESC, p.pk DESC LIMIT ? OFFSET ?",
+            [*params, limit, offset],
+        ).fetchall()
+        return [row_to_paper(row) for row in rows], total
+
+    def max_rev(self) -> int:
+        return int(self._reader().execute("SELECT coalesce(max(rev), 0) FROM papers").fetchone()[0])
+
+    def iter_changes(self, *, after_rev: int, batch_size: int = 2000) -> Iterator[list[PaperChange]]:
+        """Papers written after `after_rev`, in write order, in batches (for index sync)."""
+        conn = self._connect()  # own connection: one consistent snapshot for the whole scan
+        try:
+            conn.execute("BEGIN")
+            cursor = conn.execute("SELECT * FROM papers WHERE rev > ? ORDER BY rev, pk", (after_rev,))
+            while rows := cursor.fetchmany(batch_size):
+                yield [PaperChange(row["pk"], row["rev"], row_to_paper(row)) for row in rows]
+        finally:
+            conn.close()
+
+    def count_papers(self) -> int:
+        return int(self._reader().execute("SELECT count(*) FROM papers").fetchone()[0])
+
+    def stats(self) -> dict[str, object]:
+        conn = self._reader()
+        by_source = dict(conn.execute("SELECT source, count(*) FROM papers GROUP BY source").fetchall())
+        with_code = conn.execute("SELECT count(*) FROM papers WHERE has_code = 1").fetchone()[0]
+        newest = conn.execute("SELECT max(published) FROM papers").fetchone()[0]
+        return {
+            "backend": "sqlite",
+            "path": str(self.path),
+            "papers": self.count_papers(),
+            "papers_by_source": by_source,
+            "papers_with_code": with_code,
+            "newest_published": newest,
+            "size_bytes": self.path.stat().st_size if self.path.exists() else 0,
+            "pending_migrations": self.pending_migrations(),
+        }
+
+    def identity(self) -> str:
+        """A random id minted with the store, so indexes can tell which store they follow."""
+        existing = self.get_state("store_identity")
+        if existing:
+            return existing
+        with self._transaction() as conn:
+            conn.execute(
+                "INSERT OR IGNORE INTO state (key, value) VALUES ('store_identity', ?)",
+                (uuid.uuid4().hex,),
+            )
+        return self.get_state("store_identity") or ""
+
+    def get_state(self, key: str) -> str | None:
+        row = self._reader().execute("SELECT value FROM state WHERE key = ?", (key,)).fetchone()
+        return row[0] if row else None
+
+
+def _chunks(values: list[Any], size: int) -> Iterator[list[Any]]:
+    for start in range(0, len(values), size):
+        yield values[start : start + size]
+
+
+def _filter_sql(filters: PaperFilter, *, alias: str) -> tuple[str, list[Any]]:
+    clauses, params = ["1 = 1"], []  # type: tuple[list[str], list[Any]]
+    if filters.date_from:
+        clauses.append(f"{alias}.published >= ?")
+        params.append(filters.date_from.isoformat())
+    if filters.date_to:
+        clauses.append(f"{alias}.published < ?")
+        params.append(filters.date_to.isoformat() + "T99")  # inclusive: sorts after any time that day
+    if filters.category:
+        clauses.append(
+            f"{alias}.pk IN (SELECT pk FROM paper_categories WHERE category = ?)"
+        )
+        params.append(filters.category)
+    if filters.has_code is not None:
+        clauses.append(f"{alias}.has_code = ?")
+        params.append(int(filters.has_code))
+    return " AND ".join(clauses), params
+
+
+def _upsert_one_by_one(conn: sqlite3.Connection, rows: list[dict[str, Any]]) -> list[tuple[str, str]]:
+    refused = []
+    for row in rows:
+        conn.execute("SAVEPOINT one_paper")
+        try:
+            conn.execute(_UPSERT, row)
+        except sqlite3.IntegrityError as exc:
+            conn.execute("ROLLBACK TO one_paper")
+            refused.append((row["id"], _explain_conflict(exc)))
+        conn.execute("RELEASE one_paper")
+    return refused
+
+
+def _replace_categories(conn: sqlite3.Connection, rev: int, categories: dict[str, list[str]]) -> None:
+    written = conn.execute("SELECT id, pk FROM papers WHERE rev = ?", (rev,)).fetchall()
+    conn.executemany("DELETE FROM paper_categories WHERE pk = ?", [(pk,) for _, pk in written])
+    conn.executemany(
+        "INSERT OR IGNORE INTO paper_categories (category, pk) VALUES (?, ?)",
+        [(category, pk) for paper_id, pk in written for category in categories.get(paper_id, [])],
+    )
+
+
+def _explain_conflict(exc: sqlite3.IntegrityError) -> str:
+    message = str(exc)
+    if "papers.doi" in message:
+        return "its DOI already belongs to another paper"
+    if "papers.arxiv_id" in message:
+        return "its arXiv id already belongs to another paper"
+    return f"it conflicts with a stored paper ({message})"

@@ -1,0 +1,101 @@
+"""The web application: `create_app(settings)` builds it; nothing happens at import.
+
+Errors are translated here, once: API paths get the JSON envelope
+`{"error": {"code", "message", "field"}}`, pages get an HTML error page, both with the
+status the core error names. Bad query parameters are 400s, never 500s.
+"""
+
+from __future__ import annotations
+
+import logging
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import AsyncIterator
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+from fastapi.staticfiles import StaticFiles
+from fastapi.templating import Jinja2Templates
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from paperfeed.config import Settings
+from paperfeed.errors import PaperfeedError
+from paperfeed.store import Store, open_store
+from paperfeed.web import api, pages
+from paperfeed.web.startup import prepare_engine
+
+log = logging.getLogger("paperfeed.web")
+HERE = Path(__file__).parent
+
+
+def create_app(settings: Settings, *, store: Store | None = None) -> FastAPI:
+    """Build the app. Pass `store` to share one already open (tests, embedding)."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        opened = store or open_store(settings.database_url)
+        app.state.engine = prepare_engine(opened, settings)
+        yield
+        if store is None:
+            opened.close()
+
+    app = FastAPI(
+        title="paperfeed",
+        summary="Research-paper discovery: search, feeds and papers as JSON.",
+        version="0.1.0",
+        lifespan=lifespan,
+        docs_url="/docs",
+        redoc_url=None,
+    )
+    app.state.settings = settings
+    app.state.templates = Jinja2Templates(directory=HERE / "templates")
+    app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
+    app.include_router(api.router)
+    app.include_router(pages.router)
+    _install_error_handlers(app)
+    return app
+
+
+def _is_api(request: Request) -> bool:
+    return request.url.path.startswith("/api/")
+
+
+def error_response(request: Request, *, status: int, code: str, message: str, field: str | None) -> Response:
+    if _is_api(request):
+        return JSONResponse(
+            {"error": {"code": code, "message": message, "field": field}}, status_code=status
+        )
+    templates: Jinja2Templates = request.app.state.templates
+    return templates.TemplateResponse(
+        request, "error.html", {"status": status, "message": message}, status_code=status
+    )
+
+
+def _install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(PaperfeedError)
+    async def on_paperfeed_error(request: Request, exc: PaperfeedError) -> Response:
+        if exc.status >= 500:
+            log.error("%s: %s", exc.code, exc)
+        return error_response(request, status=exc.status, code=exc.code, message=str(exc), field=exc.field)
+
+    @app.exception_handler(RequestValidationError)
+    async def on_validation_error(request: Request, exc: RequestValidationError) -> Response:
+        first = exc.errors()[0] if exc.errors() else {}
+        location = [str(part) for part in first.get("loc", ()) if part not in ("query", "path", "body")]
+        field = ".".join(location) or None
+        message = f"Parameter '{field}': {first.get('msg', 'invalid value')}." if field else "Invalid request."
+        return error_response(request, status=400, code="invalid", message=message, field=field)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def on_http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        code = "not_found" if exc.status_code == 404 else "http_error"
+        message = "Nothing lives at this address." if exc.status_code == 404 else str(exc.detail)
+        return error_response(request, status=exc.status_code, code=code, message=message, field=None)
+
+    @app.exception_handler(Exception)
+    async def on_unexpected(request: Request, exc: Exception) -> Response:
+        log.exception("unhandled error on %s", request.url.path)
+        return error_response(
+            request, status=500, code="internal", message="Something went wrong on our side.", field=None
+        )

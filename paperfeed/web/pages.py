@@ -1,0 +1,37 @@
+"""HTML pages, server-rendered; each renders the same data its /api/v1 twin returns."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import HTMLResponse
+from fastapi.templating import Jinja2Templates
+
+from paperfeed.web import views
+from paperfeed.web.api import engine_of
+
+router = APIRouter(include_in_schema=False)
+
+
+def _render(request: Request, template: str, **context: object) -> HTMLResponse:
+    templates: Jinja2Templates = request.app.state.templates
+    return templates.TemplateResponse(request, template, context)
+
+
+@router.get("/", response_class=HTMLResponse)
+def home(request: Request, page: int = Query(1), per_page: int = Query(20)) -> HTMLResponse:
+    data = views.newest_papers(engine_of(request), page=page, per_page=per_page)
+    return _render(request, "home.html", data=data)
+
+
+@router.get("/papers/{paper_id:path}", response_class=HTMLResponse)
+def paper(request: Request, paper_id: str) -> HTMLResponse:
+    data = views.paper_page(engine_of(request), paper_id)
+    return _render(request, "paper.html", data=data)
+
+
+@router.get("/search", response_class=HTMLResponse)
+def search(
+    request: Request, q: str = Query(""), page: int = Query(1), per_page: int = Query(20)
+) -> HTMLResponse:
+    data = views.search_page(engine_of(request), q, page=page, per_page=per_page)
+    return _render(request, "search.html", data=data)

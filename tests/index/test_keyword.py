@@ -1,0 +1,77 @@
+from datetime import date, datetime, timezone
+from pathlib import Path
+
+import pytest
+
+from paperfeed.errors import ConfigError
+from paperfeed.index.keyword import KeywordIndex
+from paperfeed.models import Link, PaperFilter
+from paperfeed.store import Store
+
+from tests.conftest import make_paper
+
+NOW = datetime(2026, 11, 27, tzinfo=timezone.utc)
+
+
+def _index(store: Store, tmp_path: Path) -> KeywordIndex:
+    return KeywordIndex(tmp_path / "kw", store_identity=store.identity())
+
+
+def _ids(index: KeywordIndex, text: str, **filters: object) -> list[str]:
+    hits = index.search(index.parse(text), filters=PaperFilter(**filters), limit=10)  # type: ignore[arg-type]
+    return [hit.paper_id for hit in hits]
+
+
+def test_title_matches_rank_above_abstract_matches_and_stemming_applies(store: Store, tmp_path: Path) -> None:
+    store.write_papers(
+        [
+            make_paper("Knowledge distillation for transformers", id="t", abstract="A method."),
+            make_paper("Vision models", id="a", abstract="We touch on distilling knowledge briefly."),
+            make_paper("Unrelated", id="u", abstract="Nothing here."),
+        ],
+        ingested_at=NOW,
+    )
+    index = _index(store, tmp_path)
+    assert index.sync(store) == 3
+    assert _ids(index, '"distillation"') == ["t", "a"]  # "distilling" stems to the same term
+
+
+def test_sync_follows_updates_without_duplicates(store: Store, tmp_path: Path) -> None:
+    index = _index(store, tmp_path)
+    store.write_papers([make_paper("Alpha title", id="x")], ingested_at=NOW)
+    index.sync(store)
+    store.write_papers([make_paper("Beta title", id="x")], ingested_at=NOW)
+    assert index.sync(store) == 1
+    assert _ids(index, '"alpha"') == []
+    assert _ids(index, '"beta"') == ["x"]
+    assert index.document_count() == 1
+    assert index.sync(store) == 0  # nothing new
+
+
+def test_filters_narrow_keyword_hits(store: Store, tmp_path: Path) -> None:
+    store.write_papers(
+        [
+            make_paper("Graph learning one", id="g1", categories=["cs.LG"],
+                       published=datetime(2023, 5, 1, tzinfo=timezone.utc)),
+            make_paper("Graph learning two", id="g2", categories=["cs.CL", "cs.LG"],
+                       published=datetime(2025, 5, 1, tzinfo=timezone.utc),
+                       links=[Link("code", "https://github.com/g/two")]),
+        ],
+        ingested_at=NOW,
+    )
+    index = _index(store, tmp_path)
+    index.sync(store)
+    assert sorted(_ids(index, '"graph"', category="cs.LG")) == ["g1", "g2"]
+    assert _ids(index, '"graph"', category="cs.CL") == ["g2"]
+    assert _ids(index, '"graph"', has_code=True) == ["g2"]
+    assert _ids(index, '"graph"', date_to=date(2024, 1, 1)) == ["g1"]
+    assert _ids(index, '"graph"', date_from=date(2025, 5, 1), date_to=date(2025, 5, 1)) == ["g2"]
+
+
+def test_index_of_another_store_is_refused(store: Store, tmp_path: Path) -> None:
+    _index(store, tmp_path)  # writes nothing until a sync
+    index = _index(store, tmp_path)
+    store.write_papers([make_paper("Something")], ingested_at=NOW)
+    index.sync(store)
+    with pytest.raises(ConfigError, match="reindex"):
+        KeywordIndex(tmp_path / "kw", store_identity="some-other-store")

@@ -1,0 +1,86 @@
+from datetime import date, datetime, timezone
+from pathlib import Path
+
+import pytest
+
+from paperfeed.errors import ConfigError
+from paperfeed.models import Link, PaperFilter, Version
+from paperfeed.store import Store, open_store
+
+from tests.conftest import make_paper
+
+NOW = datetime(2026, 11, 27, tzinfo=timezone.utc)
+
+
+def test_paper_round_trips_every_field(store: Store) -> None:
+    paper = make_paper(
+        "Round Trip",
+        id="2401.00001",
+        arxiv_id="2401.00001",
+        arxiv_version=2,
+        versions=[Version(1, datetime(2024, 1, 1, tzinfo=timezone.utc)), Version(2, None)],
+        doi="10.1/rt",
+        updated=datetime(2024, 2, 1, tzinfo=timezone.utc),
+        links=[Link("abs", "https://arxiv.org/abs/2401.00001"), Link("code", "https://github.com/a/b")],
+        comments="10 pages",
+        journal_ref="J. Things 1 (2024)",
+        source_id="2401.00001v2",
+        fetched_at=NOW,
+        extra={"hf_upvotes": 3},
+    )
+    assert store.write_papers([paper], ingested_at=NOW) == []
+    assert store.get_paper("2401.00001") == paper
+
+
+def test_migrate_is_idempotent_and_recorded(store: Store) -> None:
+    assert store.migrate() == []
+    assert store.stats()["pending_migrations"] == []
+
+
+def test_list_filters_and_orders_newest_first(store: Store) -> None:
+    papers = [
+        make_paper("Old", id="a", published=datetime(2026, 1, 1, tzinfo=timezone.utc), categories=["cs.LG"]),
+        make_paper("Mid", id="b", published=datetime(2026, 6, 1, tzinfo=timezone.utc),
+                   links=[Link("code", "https://github.com/x/y")]),
+        make_paper("New", id="c", published=datetime(2026, 11, 1, tzinfo=timezone.utc)),
+    ]
+    store.write_papers(papers, ingested_at=NOW)
+    listed, total = store.list_papers(filters=PaperFilter(), limit=10)
+    assert [p.id for p in listed] == ["c", "b", "a"] and total == 3
+    june_on, _ = store.list_papers(filters=PaperFilter(date_from=date(2026, 6, 1)), limit=10)
+    assert [p.id for p in june_on] == ["c", "b"]
+    until_june, _ = store.list_papers(filters=PaperFilter(date_to=date(2026, 6, 1)), limit=10)
+    assert [p.id for p in until_june] == ["b", "a"]
+    assert [p.id for p in store.list_papers(filters=PaperFilter(category="cs.LG"), limit=10)[0]] == ["a"]
+    assert [p.id for p in store.list_papers(filters=PaperFilter(has_code=True), limit=10)[0]] == ["b"]
+
+
+def test_uniqueness_conflict_refuses_that_paper_only(store: Store) -> None:
+    store.write_papers([make_paper("One", id="p1", doi="10.1/same")], ingested_at=NOW)
+    refused = store.write_papers(
+        [make_paper("Two", id="p2", doi="10.1/same"), make_paper("Three", id="p3")], ingested_at=NOW
+    )
+    assert refused == [("p2", "its DOI already belongs to another paper")]
+    assert store.get_paper("p3") is not None and store.get_paper("p2") is None
+
+
+def test_state_round_trip(store: Store) -> None:
+    assert store.get_state("k") is None
+    store.set_state("k", "v1")
+    store.set_state("k", "v2")
+    assert store.get_state("k") == "v2"
+
+
+def test_unknown_database_url_is_a_clear_error() -> None:
+    with pytest.raises(ConfigError, match="not understood"):
+        open_store("mysql://nope")
+
+
+def test_second_process_sees_writes_and_file_is_wal(store: Store, settings) -> None:  # type: ignore[no-untyped-def]
+    store.write_papers([make_paper("Shared", id="s")], ingested_at=NOW)
+    other = open_store(settings.database_url)
+    try:
+        assert other.get_paper("s") is not None
+    finally:
+        other.close()
+    assert Path(str(settings.data_dir / "paperfeed.sqlite3-wal")).exists()
