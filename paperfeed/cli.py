@@ -85,8 +85,8 @@ def serve(ctx: click.Context, host: str | None, port: int | None) -> None:
 
     settings = _settings(ctx)
     store = open_store(settings.database_url)
-    prepare_engine(store, settings)  # before binding: a bad store fails here, in one line
-    app = create_app(settings, store=store)
+    engine = prepare_engine(store, settings)  # before binding: a bad store fails here, in one line
+    app = create_app(settings, engine=engine)
     click.echo(f"paperfeed: {store.count_papers()} papers; serving on http://{host or settings.host}:{port or settings.port}", err=True)
     uvicorn.run(app, host=host or settings.host, port=port or settings.port, log_level=settings.log_level)
 

@@ -21,7 +21,8 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from paperfeed.config import Settings
 from paperfeed.errors import PaperfeedError
-from paperfeed.store import Store, open_store
+from paperfeed.search import SearchEngine
+from paperfeed.store import open_store
 from paperfeed.web import api, pages
 from paperfeed.web.startup import prepare_engine
 
@@ -29,16 +30,20 @@ log = logging.getLogger("paperfeed.web")
 HERE = Path(__file__).parent
 
 
-def create_app(settings: Settings, *, store: Store | None = None) -> FastAPI:
-    """Build the app. Pass `store` to share one already open (tests, embedding)."""
+def create_app(settings: Settings, *, engine: SearchEngine | None = None) -> FastAPI:
+    """Build the app. Pass a prepared `engine` to share one already open (serve, tests);
+    otherwise the store is opened, migrated and indexed at start-up."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        opened = store or open_store(settings.database_url)
-        app.state.engine = prepare_engine(opened, settings)
+        if engine is not None:
+            app.state.engine = engine
+            yield
+            return
+        store = open_store(settings.database_url)
+        app.state.engine = prepare_engine(store, settings)
         yield
-        if store is None:
-            opened.close()
+        store.close()
 
     app = FastAPI(
         title="paperfeed",
