@@ -7,7 +7,6 @@ the JSON API and the CLI call, so swapping or adding rankers touches no edge.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from typing import Callable, Iterator
 
@@ -15,12 +14,11 @@ from paperfeed.config import Settings
 from paperfeed.errors import InvalidInput
 from paperfeed.index.keyword import KeywordIndex
 from paperfeed.models import Paper, PaperFilter, SearchHit
+from paperfeed.query import ParsedQuery, parse_query
 from paperfeed.store import Store
 
-MAX_QUERY_CHARS = 1000
 MAX_RESULTS = 1000
 SORTS = ("relevance", "newest")
-_WORD = re.compile(r"\w+", re.UNICODE)
 
 
 @dataclass
@@ -50,26 +48,13 @@ class SearchResults:
         return iter(zip(self.hits, self.papers))
 
 
-def query_terms(query: str) -> list[str]:
-    """Words of a free-text query, lower-cased, duplicates dropped, order kept."""
-    if len(query) > MAX_QUERY_CHARS:
-        raise InvalidInput(
-            f"The query is {len(query)} characters long; the limit is {MAX_QUERY_CHARS}.",
-            hint="Shorten the query.",
-            field="q",
-        )
-    return list(dict.fromkeys(word.lower() for word in _WORD.findall(query)))
-
-
 def keyword_hits(
-    engine: SearchEngine, query: str, *, filters: PaperFilter, limit: int, newest: bool = False
+    engine: SearchEngine, parsed: ParsedQuery, *, filters: PaperFilter, limit: int, newest: bool = False
 ) -> list[SearchHit]:
-    terms = query_terms(query)
-    if not terms:
-        return []
-    # Each word quoted: user text can never be read as query syntax.
-    parsed = engine.keyword.parse(" ".join(f'"{term}"' for term in terms))
-    return engine.keyword.search(parsed, filters=filters, limit=limit, newest=newest)
+    """BM25 hits; a query of filters only (`cat:cs.CL year:2024`) lists matches newest first."""
+    text = parsed.to_tantivy()  # user words only ever appear quoted: never read as syntax
+    query = engine.keyword.parse(text) if text else None
+    return engine.keyword.search(query, filters=filters, limit=limit, newest=newest or query is None)
 
 
 def _check_window(limit: int, offset: int, sort: str) -> None:
@@ -96,8 +81,11 @@ def search(
 ) -> SearchResults:
     """Ranked papers for `query`, `offset` hits skipped, at most `limit` returned."""
     _check_window(limit, offset, sort)
+    parsed = parse_query(query)
+    if parsed.is_empty():
+        return SearchResults(query=query, hits=[], papers=[])
     hits = keyword_hits(
-        engine, query, filters=filters or PaperFilter(), limit=offset + limit, newest=sort == "newest"
+        engine, parsed, filters=parsed.filters(filters), limit=offset + limit, newest=sort == "newest"
     )[offset:]
     by_id = {paper.id: paper for paper in engine.store.get_papers([hit.paper_id for hit in hits])}
     kept = [hit for hit in hits if hit.paper_id in by_id]

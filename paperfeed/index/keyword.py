@@ -152,10 +152,13 @@ class KeywordIndex:
             query_text, default_field_names=list(FIELD_BOOSTS), field_boosts=FIELD_BOOSTS
         )
 
-    def search(self, query: tantivy.Query, *, filters: PaperFilter, limit: int, newest: bool = False) -> list[SearchHit]:
+    def search(
+        self, query: tantivy.Query | None, *, filters: PaperFilter, limit: int, newest: bool = False
+    ) -> list[SearchHit]:
+        """Top `limit` by BM25 (or newest first); `query=None` matches every paper."""
         self.index.reload()
         searcher = self.index.searcher()
-        combined = self._with_filters(query, filters)
+        combined = self._with_filters(query or tantivy.Query.all_query(), filters)
         if newest:
             result = searcher.search(combined, limit, count=False, order_by_field="day")
         else:

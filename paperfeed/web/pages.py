@@ -6,6 +6,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 
+from paperfeed.errors import QuerySyntaxError
 from paperfeed.web import views
 from paperfeed.web.api import engine_of
 
@@ -33,5 +34,10 @@ def paper(request: Request, paper_id: str) -> HTMLResponse:
 def search(
     request: Request, q: str = Query(""), page: int = Query(1), per_page: int = Query(20)
 ) -> HTMLResponse:
-    data = views.search_page(engine_of(request), q, page=page, per_page=per_page)
+    try:
+        data = views.search_page(engine_of(request), q, page=page, per_page=per_page)
+    except QuerySyntaxError as exc:  # show the box again with the problem, not an error page
+        response = _render(request, "search.html", data=views.empty_search(q, per_page), error=str(exc))
+        response.status_code = exc.status
+        return response
     return _render(request, "search.html", data=data)

@@ -86,12 +86,16 @@ def search_page(engine: SearchEngine, query: str, *, page: int = 1, per_page: in
     check_paging(page, per_page)
     offset = (page - 1) * per_page
     if not query.strip():
-        return SearchPage(query, SearchResults(query, [], []), Pagination(page, per_page, False, 0))
+        return empty_search(query, per_page)
     # Ask for one more than a page to learn whether a next page exists without counting.
     results = search(engine, query, limit=per_page + 1, offset=offset)
     has_next = len(results.hits) > per_page
     trimmed = SearchResults(query, results.hits[:per_page], results.papers[:per_page])
     return SearchPage(query, trimmed, Pagination(page, per_page, has_next))
+
+
+def empty_search(query: str, per_page: int = 20) -> SearchPage:
+    return SearchPage(query, SearchResults(query, [], []), Pagination(1, per_page, False, 0))
 
 
 def paper_dict(paper: Paper, *, full: bool = False) -> dict[str, Any]:

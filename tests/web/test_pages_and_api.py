@@ -77,13 +77,28 @@ def test_unknown_paper_is_a_404_envelope_and_an_html_page(client: TestClient) ->
     assert client.get("/api/v1/nowhere").json()["error"]["code"] == "not_found"
 
 
-@pytest.mark.parametrize("query", ['"', "title:(", "AND OR NOT", "*", "a:b:c", "<script>alert(1)</script>", "\\", "[1 TO"])
+@pytest.mark.parametrize(
+    "query", ["title:(", "AND OR NOT", "*", "a:b:c", "<script>alert(1)</script>", "\\", "[1 TO", "ti:x -y +z"]
+)
 def test_hostile_queries_never_500_and_are_escaped(client: TestClient, query: str) -> None:
     api = client.get("/api/v1/search", params={"q": query})
     assert api.status_code == 200, api.text
     page = client.get("/search", params={"q": query})
     assert page.status_code == 200
     assert "<script>alert(1)</script>" not in page.text
+
+
+@pytest.mark.parametrize(
+    ("query", "position"), [('"unclosed phrase', 0), ("ti:", 0), ("graph year:2025..2020", 11), ('a "<script>', 2)]
+)
+def test_bad_query_syntax_is_a_400_naming_the_position(client: TestClient, query: str, position: int) -> None:
+    api = client.get("/api/v1/search", params={"q": query})
+    assert api.status_code == 400
+    error = api.json()["error"]
+    assert error["field"] == "q" and f"at position {position}" in error["message"]
+    page = client.get("/search", params={"q": query})
+    assert page.status_code == 400 and f"at position {position}" in page.text
+    assert "<script>" not in page.text
 
 
 def test_openapi_lists_the_api(client: TestClient) -> None:
