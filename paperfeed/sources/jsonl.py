@@ -84,7 +84,7 @@ def record_to_paper(record: dict[str, Any], *, source: str = SOURCE, fetched_at:
         title, extra["title_derived"] = derive_title(text), True
     arxiv_id, version = _arxiv_id(record.get("arxiv_id"))
     doi = clean_doi(record.get("doi"))
-    links = (arxiv_links(arxiv_id, version) if arxiv_id else []) + doi_links(doi)
+    links = (arxiv_links(arxiv_id) if arxiv_id else []) + doi_links(doi)
     return Paper(
         title=title,
         id=paper_id,

@@ -60,7 +60,7 @@ def test_first_snapshot_record_maps_every_field() -> None:
         updated=datetime(2008, 11, 13, tzinfo=UTC),
         links=[
             Link("abs", "https://arxiv.org/abs/0704.0001"),
-            Link("pdf", "https://arxiv.org/pdf/0704.0001v2"),
+            Link("pdf", "https://arxiv.org/pdf/0704.0001"),
             Link("doi", "https://doi.org/10.1103/PhysRevD.76.013009"),
         ],
         comments="37 pages, 15 figures; published version",
@@ -99,7 +99,7 @@ def test_old_style_id_suffix_and_whitespace() -> None:
     assert paper.authors == ["J. Smith Jr", "A. N. Other"]
     assert paper.title == "Notes on D-branes and dualities"
     assert paper.abstract == "We review some properties of D-branes."
-    assert paper.links_of("pdf") == ["https://arxiv.org/pdf/hep-th/9901001v1"]
+    assert paper.links_of("pdf") == ["https://arxiv.org/pdf/hep-th/9901001"]
 
 
 def test_authors_fall_back_to_the_string_and_versions_are_sorted() -> None:
@@ -193,7 +193,7 @@ def test_minimal_record_and_version_in_id() -> None:
     paper = one_paper(id="2401.01234v2")
     assert (paper.arxiv_id, paper.arxiv_version, paper.versions) == ("2401.01234", 2, [])
     assert paper.published is None and paper.updated is None
-    assert paper.links_of("pdf") == ["https://arxiv.org/pdf/2401.01234v2"]
+    assert paper.links_of("pdf") == ["https://arxiv.org/pdf/2401.01234"]
 
 
 def test_malformed_doi_is_dropped_not_fatal() -> None:

@@ -171,7 +171,10 @@ def test_bad_fields_are_named(paper: dict[str, Any], field: str) -> None:
 
 
 def test_array_items_are_sanitized_like_json_lines() -> None:
-    data = b'[{"paper": {"id": "2401.01234", "title": "Nul\\u0000 title"}}, {"paper": {"id": "2401.01235", "title": "\\ud800"}}]'
+    data = (
+        b'[{"paper": {"id": "2401.01234", "title": "Nul\\u0000 title"}},'
+        b' {"paper": {"id": "2401.01235", "title": "\\ud800"}}]'
+    )
     first, second = parse_bytes(data)
     assert isinstance(first, Paper) and first.title == "Nul title"
     assert isinstance(second, Rejected) and second.where == "item 2" and "surrogate" in second.reason

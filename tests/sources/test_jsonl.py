@@ -76,7 +76,7 @@ def test_generic_records_with_every_optional_field() -> None:
         published=datetime(2017, 6, 12, 17, 57, 34, tzinfo=UTC),
         links=[
             Link("abs", "https://arxiv.org/abs/1706.03762"),
-            Link("pdf", "https://arxiv.org/pdf/1706.03762v7"),
+            Link("pdf", "https://arxiv.org/pdf/1706.03762"),
             Link("other", "https://github.com/tensorflow/tensor2tensor"),
         ],
         source="jsonl",

@@ -161,6 +161,10 @@ def test_peek_returns_a_stream_that_still_starts_with_the_head() -> None:
         "\x1cfile separator\x1f",
         "",
         "   ",
+        "  A long hard-wrapped abstract line that goes on\nand on  with a double space " * 10,
+        "  long text\twith a tab somewhere in the middle of it, " * 10,
+        "  long text with a non-breaking\u00a0space in it, " * 10,
+        "  long text with a file separator\x1c in it, and a trailing newline\n" * 10,
     ],
 )
 def test_clean_text_collapses_whitespace_like_split_join(text: str) -> None:
