@@ -14,7 +14,7 @@ from paperfeed.config import Settings
 from paperfeed.errors import InvalidInput
 from paperfeed.index.keyword import KeywordIndex
 from paperfeed.models import Paper, PaperFilter, SearchHit
-from paperfeed.query import ParsedQuery, parse_query
+from paperfeed.query import ParsedQuery, parse_query, plain_query
 from paperfeed.store import Store
 
 MAX_RESULTS = 1000
@@ -78,10 +78,13 @@ def search(
     limit: int = 20,
     offset: int = 0,
     sort: str = "relevance",
+    syntax: bool = True,
+    mode: str = "bm25",
 ) -> SearchResults:
-    """Ranked papers for `query`, `offset` hits skipped, at most `limit` returned."""
+    """Ranked papers for `query`, `offset` hits skipped, at most `limit` returned.
+    `syntax=False` reads the query as plain words (pasted passages, benchmarks)."""
     _check_window(limit, offset, sort)
-    parsed = parse_query(query)
+    parsed = parse_query(query) if syntax else plain_query(query)
     if parsed.is_empty():
         return SearchResults(query=query, hits=[], papers=[])
     hits = keyword_hits(

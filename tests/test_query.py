@@ -122,8 +122,10 @@ def test_free_text(text: str, free_text: str) -> None:
         ("+required optional", '+"required" "optional"'),
         ("-survey", '* -"survey"'),
         ("-survey cat:cs.CL", '* -"survey"'),
-        ("a AND b OR NOT c", '"a" "and" "b" "or" "not" "c"'),
-        ('x:y (a OR b)^3 \\ "q*" [1 TO 2] ~', '"x" "y" "a" "or" "b 3" "q" "1" "to" "2"'),
+        ("a AND b OR NOT c", '"b" "c"'),  # operators are inert words; stop-words dropped
+        ("the of and", '"the" "of" "and"'),  # all stop-words: kept, or nothing would match
+        ('"the model" of ti:the', '"the model" +title:"the"'),  # phrases and fields keep them
+        ('x:y (a OR b)^3 \\ "q*" [1 TO 2] ~', '"x" "y" "b 3" "q" "1" "2"'),
         ("pre-trained BERT: model", '"pre trained" "bert" "model"'),
         ("a a A", '"a"'),
         ("a -a", '"a" -"a"'),
