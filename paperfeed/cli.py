@@ -20,7 +20,7 @@ from paperfeed.ingest import IngestReport
 from paperfeed.store import Store, open_store
 
 if TYPE_CHECKING:
-    from paperfeed.search import SearchEngine
+    from paperfeed.engine import SearchEngine
 
 
 def _settings(ctx: click.Context) -> Settings:
@@ -35,7 +35,7 @@ def _open_store(ctx: click.Context) -> Store:
 
 
 def _open_engine(ctx: click.Context) -> "SearchEngine":
-    from paperfeed.search import SearchEngine
+    from paperfeed.engine import SearchEngine
 
     return SearchEngine.open(_settings(ctx), _open_store(ctx))
 
@@ -162,6 +162,45 @@ def search(ctx: click.Context, query: str, limit: int, as_json: bool) -> None:
         click.echo(f"{hit.rank:>3}. {paper.title}  [{paper.id}]")
     if not results.hits:
         click.echo("no papers match", err=True)
+
+
+@main.command()
+@click.option("--model", default=None, help="Embed with this model (name or path) instead of PAPERFEED_EMBED_MODEL.")
+@click.option("--keyword", "keyword_only", is_flag=True, help="Rebuild only the keyword index.")
+@click.pass_context
+def reindex(ctx: click.Context, model: str | None, keyword_only: bool) -> None:
+    """Rebuild the keyword index and the vector index of a model from the store.
+
+    With --model, the papers are embedded by that model into its own index; set
+    PAPERFEED_EMBED_MODEL to it to serve from it (the old index stays until then)."""
+    from paperfeed.engine import vector_index_path
+    from paperfeed.index.embed import load_embedder
+    from paperfeed.index.keyword import KeywordIndex
+    from paperfeed.index.vectors import VectorIndex
+
+    settings = _settings(ctx)
+    store = _open_store(ctx)
+    keyword_path = settings.data_dir / "index" / "keyword"
+    KeywordIndex.reset(keyword_path)
+    indexed = KeywordIndex(keyword_path, store_identity=store.identity()).sync(store)
+    click.echo(f"keyword index: {indexed} papers")
+    if keyword_only:
+        return
+    embedder = load_embedder(model or settings.embed_model)
+    vectors = VectorIndex.reset(
+        vector_index_path(settings, embedder.name),
+        store_identity=store.identity(), model_name=embedder.name, dim=embedder.dim,
+    )
+    count = vectors.sync(store, embedder, on_progress=_progress_line("embedding", store.count_papers()))
+    click.echo(f"vector index ({embedder.name}, {embedder.dim}-d): {count} papers")
+
+
+def _progress_line(label: str, total: int):  # type: ignore[no-untyped-def]
+    def show(done: int) -> None:
+        if sys.stderr.isatty():
+            click.echo(f"\r  {label} {done:,}/{total:,}", nl=done >= total, err=True)
+
+    return show
 
 
 @main.group()

@@ -49,6 +49,12 @@ SPECS: tuple[SettingSpec, ...] = (
         "https://export.arxiv.org/api/query",
         "arXiv API endpoint used by `ingest arxiv` and submit-by-id.",
     ),
+    SettingSpec(
+        "embed_model",
+        "minilm-static-256",
+        "Embedding model for semantic search: a bundled name, `minilm` (needs the "
+        "[transformer] extra), a model directory, or `none` for keyword-only search.",
+    ),
     SettingSpec("log_level", "info", "Logging level: debug, info, warning, error."),
 )
 
@@ -96,6 +102,7 @@ class Settings:
     port: int
     load_demo: bool
     arxiv_api_url: str
+    embed_model: str
     log_level: str
     raw: dict[str, str] = field(default_factory=dict, repr=False)
 
@@ -133,6 +140,7 @@ class Settings:
             port=_parse_port(specs["port"], raw["port"]),
             load_demo=_parse_bool(specs["load_demo"], raw["load_demo"]),
             arxiv_api_url=raw["arxiv_api_url"],
+            embed_model=raw["embed_model"].strip(),
             log_level=log_level,
             raw=dict(raw),
         )

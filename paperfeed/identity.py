@@ -1,4 +1,4 @@
-"""How a paper is recognised: stable ids, the normalised-title key, content hashes.
+"""How a paper is recognised: stable ids and the normalised-title key.
 
 Dedup rules live here so ingest and every store agree on them.
 """
@@ -6,7 +6,6 @@ Dedup rules live here so ingest and every store agree on them.
 from __future__ import annotations
 
 import hashlib
-import json
 import re
 import unicodedata
 from functools import lru_cache
@@ -63,25 +62,3 @@ def derive_id(paper: Paper) -> str:
         return "doi:" + paper.doi
     digest = hashlib.sha1(title_key(paper).encode("utf-8")).hexdigest()
     return "pf-" + digest[:12]
-
-
-def content_hash(paper: Paper) -> str:
-    """Hash of what a reader sees; equal hashes mean a re-ingest changes nothing."""
-    payload = [
-        paper.title,
-        paper.abstract,
-        paper.authors,
-        paper.categories,
-        paper.arxiv_id,
-        paper.arxiv_version,
-        [(v.version, v.created.isoformat() if v.created else None) for v in paper.versions],
-        paper.doi,
-        paper.published.isoformat() if paper.published else None,
-        paper.updated.isoformat() if paper.updated else None,
-        [(link.kind, link.url) for link in paper.links],
-        paper.comments,
-        paper.journal_ref,
-        paper.extra,
-    ]
-    encoded = json.dumps(payload, sort_keys=True, ensure_ascii=False, default=str)
-    return hashlib.sha1(encoded.encode("utf-8")).hexdigest()

@@ -17,10 +17,11 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Callable, Iterable, Iterator, Sequence
 
-from paperfeed.identity import content_hash, derive_id, normalise_doi, title_key
+from paperfeed.identity import derive_id, normalise_doi, title_key
 from paperfeed.links import classify, extract_links, normalise_url
 from paperfeed.models import Link, Paper, Rejected, SourceItem, StoredPaper
 from paperfeed.store import Store
+from paperfeed.store.rows import content_hash
 
 MAX_REJECTIONS_KEPT = 1000
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)

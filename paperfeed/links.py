@@ -15,7 +15,7 @@ _URL = re.compile(
     r"""(?:https?://|www\.|(?<![\w./])(?:github\.com|gitlab\.com|huggingface\.co)/)[^\s<>"'\]\[{}|\\^`]+""",
     re.IGNORECASE,
 )
-_MAYBE_URL = ("http", "www.", "github.com", "gitlab.com", "huggingface.co", "HTTP", "WWW.")
+_MAYBE_URL = re.compile(r"http|www\.|github\.com|gitlab\.com|huggingface\.co", re.IGNORECASE)
 _TRAILING = ".,;:!?'\"*"
 _CODE_HOSTS = ("github.com", "gitlab.com", "bitbucket.org", "codeberg.org")
 _PAPER_HOSTS = ("arxiv.org", "doi.org", "dx.doi.org")
@@ -74,7 +74,7 @@ def extract_links(*texts: str) -> list[Link]:
     seen: set[str] = set()
     found: list[Link] = []
     for text in texts:
-        if not text or not any(marker in text for marker in _MAYBE_URL):
+        if not text or not _MAYBE_URL.search(text):
             continue  # most abstracts have no URL: skip the regex
         for raw in _URL.findall(text):
             url = normalise_url(raw)

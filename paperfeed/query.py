@@ -68,6 +68,10 @@ class ParsedQuery:
         without field prefixes, categories or years."""
         return " ".join(c.text for c in self.clauses if not c.exclude)
 
+    def has_constraints(self) -> bool:
+        """Whether some clause must (or must not) match: a field, a + or a - word."""
+        return any(c.field or c.required or c.exclude for c in self.clauses)
+
     def is_empty(self) -> bool:
         """Nothing to match and nothing to filter by: an empty search box."""
         return not self.clauses and not self.categories and self.year_from is None and self.year_to is None

@@ -45,14 +45,16 @@ def make_paper(title: str = "A Study of Things", **fields: object) -> Paper:
     return Paper(title=title, **defaults)  # type: ignore[arg-type]
 
 
-@pytest.fixture
-def demo_settings(tmp_path: Path) -> Settings:
-    return Settings.load({"data_dir": str(tmp_path / "demo"), "load_demo": "true"}, environ={}, dotenv=tmp_path / ".env")
+@pytest.fixture(scope="module")
+def demo_settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    folder = tmp_path_factory.mktemp("demo")
+    return Settings.load({"data_dir": str(folder / "data"), "load_demo": "true"}, environ={}, dotenv=folder / ".env")
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def client(demo_settings: Settings) -> Iterator["TestClient"]:
-    """The app over a real SQLite file holding the demo corpus."""
+    """The app over a real SQLite file holding the demo corpus, shared by a module's
+    tests (read-only tests only: building it loads and embeds 123 papers)."""
     from fastapi.testclient import TestClient
 
     from paperfeed.web.app import create_app

@@ -28,17 +28,17 @@ def run_ingest_bench(records: int, *, progress: bool = True) -> dict[str, object
         source = write_snapshot(folder / "snapshot.jsonl", records)
         generate_s = time.perf_counter() - started
 
-        started = time.perf_counter()
+        started, cpu_started = time.perf_counter(), time.process_time()
         with source.open("rb") as stream:
             parsed = sum(1 for item in parse_arxiv_snapshot(stream) if isinstance(item, Paper))
-        parse_s = time.perf_counter() - started
+        parse_s, parse_cpu = time.perf_counter() - started, time.process_time() - cpu_started
 
         store = open_store(f"sqlite:///{folder / 'bench.sqlite3'}")
         store.migrate()
-        started = time.perf_counter()
+        started, cpu_started = time.perf_counter(), time.process_time()
         with source.open("rb") as stream:
             report = run_ingest(store, parse_arxiv_snapshot(stream), on_progress=_printer(records) if progress else None)
-        ingest_s = time.perf_counter() - started
+        ingest_s, ingest_cpu = time.perf_counter() - started, time.process_time() - cpu_started
 
         started = time.perf_counter()
         keyword = KeywordIndex(folder / "keyword", store_identity=store.identity())
@@ -60,6 +60,10 @@ def run_ingest_bench(records: int, *, progress: bool = True) -> dict[str, object
         "ingest_s": round(ingest_s, 2),
         "ingest_records_per_s": round(ingest_rate),
         "ingest_vs_parse_ratio": round(ingest_rate / (parsed / parse_s), 3),
+        # Ingest runs on one thread: records per CPU-second is what an idle core would do,
+        # and it is not skewed by other load on a shared machine.
+        "parse_records_per_cpu_s": round(parsed / parse_cpu),
+        "ingest_records_per_cpu_s": round(records / ingest_cpu),
         "keyword_index_papers_per_s": round(indexed / index_s),
         "ingest_and_index_papers_per_s": round(records / (ingest_s + index_s)),
         "rerun_records_per_s": round(records / rerun_s),
@@ -68,7 +72,8 @@ def run_ingest_bench(records: int, *, progress: bool = True) -> dict[str, object
         "report": report.summary(),
         "db_mb": round(db_bytes / 1e6, 1),
         "target_records_per_s": TARGET_RECORDS_PER_S,
-        "meets_target": ingest_rate >= TARGET_RECORDS_PER_S,
+        "meets_target_wall": ingest_rate >= TARGET_RECORDS_PER_S,
+        "meets_target_cpu": records / ingest_cpu >= TARGET_RECORDS_PER_S,
     }
 
 

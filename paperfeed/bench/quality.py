@@ -12,7 +12,8 @@ from paperfeed.bench.beir import BeirSet, load_beir
 from paperfeed.bench.metrics import evaluate
 from paperfeed.config import Settings
 from paperfeed.ingest import run_ingest
-from paperfeed.search import SearchEngine, search
+from paperfeed.engine import SearchEngine
+from paperfeed.search import search
 from paperfeed.sources.jsonl import open_maybe_gzip, parse_jsonl
 from paperfeed.store import open_store
 

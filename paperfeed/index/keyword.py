@@ -77,6 +77,14 @@ class KeywordIndex:
         self._check_params()
         self.index = tantivy.Index(self.schema, path=str(path), reuse=True)
 
+    @staticmethod
+    def reset(path: Path) -> None:
+        """Delete the index in `path` (even one built for another store or schema)."""
+        if path.exists():
+            for child in path.iterdir():
+                if child.is_file():
+                    child.unlink()
+
     # -- params -----------------------------------------------------------------------
     def params(self) -> IndexParams:
         if not self.params_path.exists():
@@ -140,16 +148,6 @@ class KeywordIndex:
                     has_code=int(paper.has_code),
                 )
             )
-
-    def rebuild(self, store: Store) -> int:
-        """Drop everything and index the whole store again."""
-        with self._sync_lock:
-            writer = self.index.writer(heap_size=WRITER_HEAP_BYTES, num_threads=1)
-            writer.delete_all_documents()
-            writer.commit()
-            writer.wait_merging_threads()
-            self._save_params(IndexParams(SCHEMA_VERSION, self.store_identity, 0, 0))
-        return self.sync(store)
 
     # -- reading ----------------------------------------------------------------------
     def parse(self, query_text: str) -> tantivy.Query:

@@ -46,6 +46,20 @@ class Store(Protocol):
         """Newest first; returns (page, total matching)."""
         ...
 
+    def pks_for_ids(self, paper_ids: Sequence[str]) -> dict[str, int]:
+        """Row numbers (as indexes know papers) of these ids; unknown ids are left out."""
+        ...
+
+    def ids_for_pks(self, pks: Sequence[int]) -> dict[int, str]: ...
+
+    def pks_matching(self, filters: PaperFilter) -> list[int]:
+        """Row numbers of every paper passing the filters (to restrict vector search)."""
+        ...
+
+    def find_id(self, *, arxiv_id: str | None = None, title: str | None = None) -> str | None:
+        """The paper with this arXiv id, or the only one with this normalised title."""
+        ...
+
     def max_rev(self) -> int:
         """The newest write batch number (0 for an empty store)."""
         ...

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from datetime import datetime, timezone
 from typing import Any, Mapping
 
-from paperfeed.identity import content_hash, title_key
+from paperfeed.identity import title_key
 from paperfeed.models import Link, Paper, Version
 
 ISO_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
@@ -30,32 +31,58 @@ _ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
 _dumps = _ENCODER.encode
 
 
-def paper_to_row(paper: Paper, *, ingested_at: datetime) -> dict[str, Any]:
+# The columns a reader sees; their serialised values are also what content_hash hashes.
+_CONTENT_COLUMNS = (
+    "arxiv_id arxiv_version doi title abstract authors categories published updated "
+    "versions links comments journal_ref extra"
+).split()
+
+
+def _content(paper: Paper) -> dict[str, Any]:
     return {
-        "id": paper.id,
         "arxiv_id": paper.arxiv_id,
         "arxiv_version": paper.arxiv_version,
         "doi": paper.doi,
-        "title_key": title_key(paper),
         "title": paper.title,
         "abstract": paper.abstract,
         "authors": _dumps(paper.authors),
         "categories": _dumps(paper.categories),
-        "primary_category": paper.categories[0] if paper.categories else None,
         "published": to_iso(paper.published),
         "updated": to_iso(paper.updated),
         "versions": _dumps([[v.version, to_iso(v.created)] for v in paper.versions]),
         "links": _dumps([[link.kind, link.url] for link in paper.links]),
-        "has_code": int(paper.has_code),
         "comments": paper.comments,
         "journal_ref": paper.journal_ref,
-        "source": paper.source,
-        "source_id": paper.source_id,
-        "fetched_at": to_iso(paper.fetched_at),
-        "ingested_at": to_iso(ingested_at),
-        "content_hash": content_hash(paper),
         "extra": _dumps(paper.extra),
     }
+
+
+def _hash_content(content: dict[str, Any]) -> str:
+    joined = "\x1f".join("" if content[c] is None else str(content[c]) for c in _CONTENT_COLUMNS)
+    return hashlib.sha1(joined.encode("utf-8")).hexdigest()
+
+
+def content_hash(paper: Paper) -> str:
+    """Hash of what a reader sees; equal hashes mean a re-ingest changes nothing.
+    Built from the same serialisation the row stores, so writing costs one encoding."""
+    return _hash_content(_content(paper))
+
+
+def paper_to_row(paper: Paper, *, ingested_at: datetime | str) -> dict[str, Any]:
+    """One papers-table row. `ingested_at` may come pre-formatted (one batch, one time)."""
+    row = _content(paper)
+    row.update(
+        id=paper.id,
+        title_key=title_key(paper),
+        primary_category=paper.categories[0] if paper.categories else None,
+        has_code=int(paper.has_code),
+        source=paper.source,
+        source_id=paper.source_id,
+        fetched_at=to_iso(paper.fetched_at),
+        ingested_at=ingested_at if isinstance(ingested_at, str) else to_iso(ingested_at),
+        content_hash=_hash_content(row),
+    )
+    return row
 
 
 def row_to_paper(row: Mapping[str, Any]) -> Paper:

@@ -131,7 +131,8 @@ class SqliteStore:
 
     # -- papers: writes -----------------------------------------------------------------
     def write_papers(self, papers: Sequence[Paper], *, ingested_at: datetime) -> list[tuple[str, str]]:
-        rows = [paper_to_row(paper, ingested_at=ingested_at) for paper in papers]
+        stamp = to_iso(ingested_at)
+        rows = [paper_to_row(paper, ingested_at=stamp) for paper in papers]
         with self._transaction() as conn:
             rev = conn.execute("SELECT coalesce(max(rev), 0) + 1 FROM papers").fetchone()[0]
             for row in rows:
@@ -193,6 +194,39 @@ class SqliteStore:
             [*params, limit, offset],
         ).fetchall()
         return [row_to_paper(row) for row in rows], total
+
+    def pks_for_ids(self, paper_ids: Sequence[str]) -> dict[str, int]:
+        found: dict[str, int] = {}
+        for chunk in _chunks(list(dict.fromkeys(paper_ids)), 500):
+            marks = ", ".join("?" * len(chunk))
+            found.update(self._reader().execute(f"SELECT id, pk FROM papers WHERE id IN ({marks})", chunk).fetchall())
+        return found
+
+    def ids_for_pks(self, pks: Sequence[int]) -> dict[int, str]:
+        found: dict[int, str] = {}
+        for chunk in _chunks([int(pk) for pk in dict.fromkeys(pks)], 500):
+            marks = ", ".join("?" * len(chunk))
+            found.update(self._reader().execute(f"SELECT pk, id FROM papers WHERE pk IN ({marks})", chunk).fetchall())
+        return found
+
+    def pks_matching(self, filters: PaperFilter) -> list[int]:
+        where, params = _filter_sql(filters, alias="p")
+        return [row[0] for row in self._reader().execute(f"SELECT p.pk FROM papers p WHERE {where}", params)]
+
+    def find_id(self, *, arxiv_id: str | None = None, title: str | None = None) -> str | None:
+        """The id of the paper with this arXiv id, or the only one with this normalised title."""
+        conn = self._reader()
+        if arxiv_id:
+            row = conn.execute("SELECT id FROM papers WHERE arxiv_id = ?", (arxiv_id,)).fetchone()
+            return row[0] if row else None
+        if title:
+            # title_key is "<normalised title>|<surname>": a range scan on its index
+            rows = conn.execute(
+                "SELECT id FROM papers WHERE title_key >= ? AND title_key < ? LIMIT 2",
+                (title + "|", title + "}"),
+            ).fetchall()
+            return rows[0][0] if len(rows) == 1 else None
+        return None
 
     def max_rev(self) -> int:
         return int(self._reader().execute("SELECT coalesce(max(rev), 0) FROM papers").fetchone()[0])

@@ -21,7 +21,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from paperfeed.config import Settings
 from paperfeed.errors import PaperfeedError
-from paperfeed.search import SearchEngine
+from paperfeed.engine import SearchEngine
 from paperfeed.store import open_store
 from paperfeed.web import api, pages
 from paperfeed.web.startup import prepare_engine

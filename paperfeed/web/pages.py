@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Query, Request
-from fastapi.responses import HTMLResponse
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
 from paperfeed.errors import QuerySyntaxError
 from paperfeed.web import views
-from paperfeed.web.api import engine_of
+from paperfeed.web.api import engine_of, search_params
 
 router = APIRouter(include_in_schema=False)
 
@@ -31,13 +31,13 @@ def paper(request: Request, paper_id: str) -> HTMLResponse:
 
 
 @router.get("/search", response_class=HTMLResponse)
-def search(
-    request: Request, q: str = Query(""), page: int = Query(1), per_page: int = Query(20)
-) -> HTMLResponse:
+def search(request: Request, params: views.SearchParams = Depends(search_params)) -> Response:
     try:
-        data = views.search_page(engine_of(request), q, page=page, per_page=per_page)
+        data = views.search_page(engine_of(request), params)
     except QuerySyntaxError as exc:  # show the box again with the problem, not an error page
-        response = _render(request, "search.html", data=views.empty_search(q, per_page), error=str(exc))
+        response = _render(request, "search.html", data=views.empty_search(params), error=str(exc))
         response.status_code = exc.status
         return response
+    if data.results.direct:  # an exact arXiv id or title: straight to the paper
+        return RedirectResponse(f"/papers/{data.results.papers[0].id}", status_code=303)
     return _render(request, "search.html", data=data)

