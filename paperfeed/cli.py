@@ -263,6 +263,43 @@ def bench() -> None:
     """Benchmarks (not tests): print measured figures and ratios to a baseline."""
 
 
+@bench.command("quality")
+@click.option("--dataset", required=True, type=click.Path(file_okay=False, path_type=Path),
+              help="A BEIR-format directory: corpus.jsonl[.gz], queries.jsonl, qrels/<split>.tsv.")
+@click.option("--split", default="test", show_default=True, help="Which qrels file to score against.")
+@click.option("--model", "models", multiple=True, help="Embedders to compare (default: every installed one).")
+@click.option("--json", "as_json", is_flag=True, help="One JSON line per method.")
+def bench_quality(dataset: Path, split: str, models: tuple[str, ...], as_json: bool) -> None:
+    """nDCG@10 and Recall@100 of bm25, dense and hybrid search on a BEIR dataset."""
+    from paperfeed.bench.quality import run_quality_bench
+
+    for row in run_quality_bench(dataset, split=split, embedders=list(models) or None):
+        if as_json:
+            click.echo(json.dumps(row))
+        else:
+            click.echo(f"{row['dataset']:<18} {row['method']:<28} nDCG@10 {row['ndcg@10']:.4f}  "
+                       f"Recall@100 {row['recall@100']:.4f}  {row['ms_per_query']} ms/query")
+
+
+@bench.command("latency")
+@click.option("--papers", default=100_000, show_default=True, type=click.IntRange(100, 10_000_000))
+@click.option("--data-dir", "bench_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Where to build the store (kept, so a second run reuses it). Default: a temp dir.")
+@click.option("--json", "as_json", is_flag=True)
+def bench_latency(papers: int, bench_dir: Path | None, as_json: bool) -> None:
+    """p50/p95/p99 of keyword, vector and hybrid queries at N papers, build time, peak RSS."""
+    import tempfile
+
+    from paperfeed.bench.latency import run_latency_bench
+
+    if bench_dir is None:
+        with tempfile.TemporaryDirectory(prefix="paperfeed-latency-") as tmp:
+            result = run_latency_bench(papers, Path(tmp), progress=not as_json)
+    else:
+        result = run_latency_bench(papers, bench_dir, progress=not as_json)
+    click.echo(json.dumps(result) if as_json else json.dumps(result, indent=2))
+
+
 @bench.command("ingest")
 @click.option("--records", default=200_000, show_default=True, type=click.IntRange(1, 50_000_000))
 @click.option("--json", "as_json", is_flag=True)

@@ -15,7 +15,10 @@ _URL = re.compile(
     r"""(?:https?://|www\.|(?<![\w./])(?:github\.com|gitlab\.com|huggingface\.co)/)[^\s<>"'\]\[{}|\\^`]+""",
     re.IGNORECASE,
 )
-_MAYBE_URL = re.compile(r"http|www\.|github\.com|gitlab\.com|huggingface\.co", re.IGNORECASE)
+# Substrings one of which every URL we extract contains; checked on the lower-cased text
+# with `in` (memchr speed) because a case-insensitive regex alternation costs ~100 us
+# per abstract, more than the rest of ingest.
+_URL_MARKERS = ("http", "www.", "github.com", "gitlab.com", "huggingface.co")
 _TRAILING = ".,;:!?'\"*"
 _CODE_HOSTS = ("github.com", "gitlab.com", "bitbucket.org", "codeberg.org")
 _PAPER_HOSTS = ("arxiv.org", "doi.org", "dx.doi.org")
@@ -74,7 +77,8 @@ def extract_links(*texts: str) -> list[Link]:
     seen: set[str] = set()
     found: list[Link] = []
     for text in texts:
-        if not text or not _MAYBE_URL.search(text):
+        lowered = text.lower() if text else ""
+        if not any(marker in lowered for marker in _URL_MARKERS):
             continue  # most abstracts have no URL: skip the regex
         for raw in _URL.findall(text):
             url = normalise_url(raw)

@@ -203,6 +203,15 @@ def test_opening_with_another_model_dim_or_store_is_refused(store: Store, tmp_pa
     assert fresh.count() == 0
 
 
+def test_an_index_from_another_schema_version_is_refused(store: Store, tmp_path: Path, static: Embedder) -> None:
+    topic_index(store, tmp_path, static)
+    params_path = tmp_path / "vec" / "params.json"
+    params = json.loads(params_path.read_text())
+    params_path.write_text(json.dumps({**params, "schema_version": 99, "a_future_field": 1}))
+    with pytest.raises(ConfigError, match="schema v99"):
+        open_index(store, tmp_path, static)
+
+
 def test_syncing_with_another_embedder_is_refused(store: Store, tmp_path: Path, static: Embedder) -> None:
     index = topic_index(store, tmp_path, static)
     with pytest.raises(ConfigError, match="table"):
@@ -304,3 +313,19 @@ def test_hnsw_is_built_past_the_threshold_and_stays_right_after_updates(store: S
     assert index.search(target, limit=1)[0][0] == p7
     assert index.search(embedder.table["Paper 333"], limit=1)[0][0] == pks_by_id(store)["p333"]
     assert index.neighbours(p7, limit=3)[0][0] != p7
+
+
+@pytest.mark.parametrize("pks", [[3, 1, 2, 7], [10, 20, 10**12, 5], list(range(1, 9))])
+def test_pk_lookup_finds_rows_for_dense_sparse_and_unsorted_pks(pks: list[int]) -> None:
+    from paperfeed.index.vecfiles import PkLookup
+
+    lookup = PkLookup(np.array(pks, dtype=np.int64))
+    assert lookup.rows_of(np.array(pks)).tolist() == list(range(len(pks)))
+    assert lookup.rows_of(np.array([-1, 0, 9, 10**13])).tolist() == [-1, -1, -1, -1]
+
+
+def test_a_query_without_signal_finds_nothing(store: Store, tmp_path: Path, static: Embedder) -> None:
+    index = topic_index(store, tmp_path, static)
+    assert index.search(np.zeros(static.dim, dtype=np.float32), limit=5) == []
+    with pytest.raises(ValueError, match="shape"):
+        index.search(np.ones(3, dtype=np.float32), limit=5)
