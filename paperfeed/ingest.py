@@ -79,24 +79,23 @@ def _merge_links(*groups: Sequence[Link]) -> list[Link]:
 
 
 def prepare(paper: Paper, *, fetched_at: datetime) -> Paper:
-    """Normalise one source paper: trimmed text, DOI form, classified links (plus those
-    found in the abstract and comments), has an id."""
+    """Normalise one source paper in place and return it: trimmed text, DOI form,
+    classified links (plus those found in the abstract and comments), an id."""
     given = [
         Link(classify(normalise_url(link.url)) if link.kind == "other" else link.kind, link.url)
         for link in paper.links
     ]
     found = extract_links(paper.abstract, paper.comments)
-    prepared = dataclasses.replace(
-        paper,
-        title=" ".join(paper.title.split()),
-        abstract=" ".join(paper.abstract.split()),
-        authors=[" ".join(name.split()) for name in paper.authors if name.strip()],
-        doi=normalise_doi(paper.doi),
-        links=_merge_links(given, found),
-        fetched_at=paper.fetched_at or fetched_at,
-    )
-    prepared.id = derive_id(prepared)
-    return prepared
+    # Sources hand over fresh objects, so normalise in place: dataclasses.replace costs
+    # more than everything else here put together.
+    paper.title = " ".join(paper.title.split())
+    paper.abstract = " ".join(paper.abstract.split())
+    paper.authors = [" ".join(name.split()) for name in paper.authors if name.strip()]
+    paper.doi = normalise_doi(paper.doi)
+    paper.links = _merge_links(given, found)
+    paper.fetched_at = paper.fetched_at or fetched_at
+    paper.id = derive_id(paper)
+    return paper
 
 
 def _recency(paper: Paper) -> tuple[int, datetime]:

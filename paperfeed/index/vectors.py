@@ -103,7 +103,8 @@ class _State:
     lookup: PkLookup
     vectors: np.ndarray | None  # read-only memmap (count x dim)
     graph: Any = None  # faiss index (read-only, codes memory-mapped)
-    exact_rows: np.ndarray | None = None  # graph mode: stale + tail rows, sorted
+    stale: np.ndarray | None = None  # graph mode: rows overwritten since the graph was written
+    exact_rows: np.ndarray | None = None  # graph mode: stale + tail rows (scanned exactly), sorted
     graph_mask: np.ndarray | None = None  # graph mode: graph rows that may be returned (not stale)
     graph_members: int = 0  # how many of those
     graph_selector: tuple[Any, np.ndarray] | None = None  # faiss selector for the mask, None if all
@@ -238,7 +239,7 @@ class VectorIndex:
         mask[stale] = False
         exact_rows = np.concatenate([stale, np.arange(graph_params.built_rows, count)])
         selector = hnsw.bitmap_selector(mask) if len(stale) else None
-        return replace(state, graph=graph, exact_rows=exact_rows, graph_mask=mask,
+        return replace(state, graph=graph, stale=stale, exact_rows=exact_rows, graph_mask=mask,
                        graph_members=graph_params.built_rows - len(stale), graph_selector=selector)
 
     # -- writing ---------------------------------------------------------------------
@@ -339,18 +340,22 @@ class VectorIndex:
                    ef_search: int | None) -> tuple[np.ndarray, np.ndarray]:
         from paperfeed.index import hnsw  # noqa: PLC0415
 
-        graph_params, exact_rows, selector = state.params.hnsw, state.exact_rows, state.graph_selector
-        assert graph_params is not None and exact_rows is not None and state.graph_mask is not None
+        graph_params, vectors, selector = state.params.hnsw, state.vectors, state.graph_selector
+        assert graph_params is not None and vectors is not None and state.exact_rows is not None
+        assert state.graph_mask is not None and state.stale is not None
         members, scan = state.graph_members, False
-        if allowed is not None:
-            exact_rows = _members(exact_rows, allowed)
+        if allowed is None:  # the tail is contiguous: score it in place, gather only stale rows
+            built = graph_params.built_rows
+            found = [_top(vectors[built:] @ q, np.arange(built, len(vectors)), limit),
+                     _exact_top(vectors, q, limit, state.stale)]
+        else:
+            found = [_exact_top(vectors, q, limit, _members(state.exact_rows, allowed))]
             mask = np.zeros_like(state.graph_mask)
             mask[allowed[allowed < len(mask)]] = True
             mask &= state.graph_mask
             members = int(mask.sum())
             scan = members <= self.scan_max_rows
             selector = hnsw.bitmap_selector(mask) if members else None
-        found = [_exact_top(state.vectors, q, limit, exact_rows)]  # type: ignore[arg-type]
         if members:
             sel = selector[0] if selector else None
             ef = ef_search or self.ef_search or graph_params.ef_search
