@@ -16,6 +16,11 @@ ensure_venv() {  # $1: extras, e.g. "test" or ""
   if [ ! -f "$stamp" ] || ! grep -qxF "$want" "$stamp"; then
     echo "installing paperfeed${extras:+[$extras]} into $VENV ..." >&2
     "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check --upgrade pip >&2
+    if [[ "$extras" == *transformer* ]]; then
+      # torch first and pinned: this machine kind has the CPU wheel on disk, while an
+      # unpinned resolution can pull a multi-GB CUDA build.
+      "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check "torch==2.13.0" >&2
+    fi
     "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check -e "$spec" >&2
     echo "$want" >> "$stamp"
   fi

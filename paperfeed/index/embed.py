@@ -128,8 +128,9 @@ class TransformerEmbedder:
         self.query_prefix = query_prefix
         self.document_prefix = document_prefix
         self.name = name or (Path(src).name if Path(src).exists() else src)
-        get_dim = getattr(self._model, "get_sentence_embedding_dimension", None) or getattr(
-            self._model, "get_embedding_dimension"
+        # sentence-transformers 6 renamed the method; the old name warns
+        get_dim = getattr(self._model, "get_embedding_dimension", None) or getattr(
+            self._model, "get_sentence_embedding_dimension"
         )
         self.dim = int(get_dim())
 
@@ -182,6 +183,8 @@ def _dir_kind(path: Path) -> str | None:
 
 
 def _bundled(name: str) -> Path | None:
+    if not name or "/" in name or "\\" in name or name.startswith("."):
+        return None  # a path, not a bundled name (MODELS_DIR / "/abs" would be "/abs")
     p = MODELS_DIR / name
     return p if (p / "config.json").exists() else None
 
