@@ -7,8 +7,6 @@ from __future__ import annotations
 
 import json
 import logging
-import sys
-from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -177,6 +175,7 @@ def reindex(ctx: click.Context, model: str | None, keyword_only: bool) -> None:
     from paperfeed.index.embed import load_embedder
     from paperfeed.index.keyword import KeywordIndex
     from paperfeed.index.vectors import VectorIndex
+    from paperfeed.progress import counter
 
     settings = _settings(ctx)
     store = _open_store(ctx)
@@ -191,16 +190,8 @@ def reindex(ctx: click.Context, model: str | None, keyword_only: bool) -> None:
         vector_index_path(settings, embedder.name),
         store_identity=store.identity(), model_name=embedder.name, dim=embedder.dim,
     )
-    count = vectors.sync(store, embedder, on_progress=_progress_line("embedding", store.count_papers()))
+    count = vectors.sync(store, embedder, on_progress=counter("embedded", store.count_papers(), only_tty=True))
     click.echo(f"vector index ({embedder.name}, {embedder.dim}-d): {count} papers")
-
-
-def _progress_line(label: str, total: int):  # type: ignore[no-untyped-def]
-    def show(done: int) -> None:
-        if sys.stderr.isatty():
-            click.echo(f"\r  {label} {done:,}/{total:,}", nl=done >= total, err=True)
-
-    return show
 
 
 @main.group()

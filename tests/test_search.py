@@ -14,7 +14,7 @@ from paperfeed.errors import InvalidInput
 from paperfeed.ingest import run_ingest
 from paperfeed.models import Link, PaperFilter, SearchHit
 from paperfeed.search import fuse, related_papers, search
-from paperfeed.store import Store, open_store
+from paperfeed.store import Store
 
 from tests.conftest import make_paper
 

@@ -15,6 +15,7 @@ from paperfeed.bench.corpus import write_snapshot
 from paperfeed.index.keyword import KeywordIndex
 from paperfeed.ingest import run_ingest
 from paperfeed.models import Paper
+from paperfeed.progress import counter
 from paperfeed.sources.arxiv_snapshot import parse_arxiv_snapshot
 from paperfeed.store import open_store
 
@@ -37,7 +38,7 @@ def run_ingest_bench(records: int, *, progress: bool = True) -> dict[str, object
         store.migrate()
         started, cpu_started = time.perf_counter(), time.process_time()
         with source.open("rb") as stream:
-            report = run_ingest(store, parse_arxiv_snapshot(stream), on_progress=_printer(records) if progress else None)
+            report = run_ingest(store, parse_arxiv_snapshot(stream), on_progress=counter("ingested", records) if progress else None)
         ingest_s, ingest_cpu = time.perf_counter() - started, time.process_time() - cpu_started
 
         started = time.perf_counter()
@@ -75,14 +76,3 @@ def run_ingest_bench(records: int, *, progress: bool = True) -> dict[str, object
         "meets_target_wall": ingest_rate >= TARGET_RECORDS_PER_S,
         "meets_target_cpu": records / ingest_cpu >= TARGET_RECORDS_PER_S,
     }
-
-
-def _printer(total: int):  # type: ignore[no-untyped-def]
-    import sys
-
-    def show(done: int) -> None:
-        print(f"\r  ingested {done:,}/{total:,}", end="", file=sys.stderr, flush=True)
-        if done >= total:
-            print(file=sys.stderr)
-
-    return show

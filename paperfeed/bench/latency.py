@@ -20,6 +20,7 @@ from paperfeed.bench.corpus import TextMaker, snapshot_records
 from paperfeed.config import Settings
 from paperfeed.engine import SearchEngine
 from paperfeed.ingest import run_ingest
+from paperfeed.progress import counter
 from paperfeed.sources.arxiv_snapshot import record_to_paper
 from paperfeed.store import open_store
 
@@ -43,15 +44,15 @@ def build(data_dir: Path, papers: int, *, progress: bool = True) -> dict[str, fl
         started = time.perf_counter()
         records = snapshot_records(papers)
         items = (record_to_paper(r) for i, r in enumerate(records) if i >= have)
-        run_ingest(store, items, on_progress=_printer("ingested", papers, have) if progress else None)
+        run_ingest(store, items, on_progress=counter("ingested", papers, offset=have) if progress else None)
         timings["ingest_s"] = round(time.perf_counter() - started, 1)
     engine = SearchEngine.open(settings, store)
     started = time.perf_counter()
-    engine.keyword.sync(store, on_progress=_printer("keyword-indexed", papers) if progress else None)
+    engine.keyword.sync(store, on_progress=counter("keyword-indexed", papers) if progress else None)
     timings["keyword_index_s"] = round(time.perf_counter() - started, 1)
     started = time.perf_counter()
     if engine.vectors is not None and engine.embedder is not None:
-        engine.vectors.sync(store, engine.embedder, on_progress=_printer("embedded", papers) if progress else None)
+        engine.vectors.sync(store, engine.embedder, on_progress=counter("embedded", papers) if progress else None)
     timings["vector_index_s"] = round(time.perf_counter() - started, 1)
     store.close()
     return timings
@@ -98,13 +99,6 @@ def run_latency_bench(papers: int, data_dir: Path, *, progress: bool = True) -> 
     measured = json.loads(child.stdout.strip().splitlines()[-1])
     build_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     return {**measured, "build": timings, "build_peak_rss_mb": round(build_rss, 1)}
-
-
-def _printer(label: str, total: int, offset: int = 0):  # type: ignore[no-untyped-def]
-    def show(done: int) -> None:
-        print(f"\r  {label} {offset + done:,}/{total:,}", end="", file=sys.stderr, flush=True)
-
-    return show
 
 
 if __name__ == "__main__":  # the child process of run_latency_bench
