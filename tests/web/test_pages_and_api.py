@@ -35,10 +35,28 @@ def test_home_lists_papers_with_paging(client: TestClient) -> None:
 def test_paper_page_and_twin(client: TestClient) -> None:
     hit = client.get("/api/v1/search", params={"q": SEED_TITLE, "per_page": 1}).json()["hits"][0]
     paper_id = hit["paper"]["id"]
-    twin = client.get(f"/api/v1/papers/{paper_id}").json()["paper"]
+    body = client.get(f"/api/v1/papers/{paper_id}").json()
+    twin = body["paper"]
     assert twin["title"] == SEED_TITLE and twin["abstract"].startswith("Many recent breakthroughs")
+    related = [p["id"] for p in body["related"]]
+    assert len(related) == 8 and paper_id not in related
     page = client.get(f"/papers/{paper_id}")
     assert page.status_code == 200 and "Many recent breakthroughs" in page.text
+    assert "Related papers" in page.text and f'href="/papers/{related[0]}"' in page.text
+
+
+def test_pasted_title_redirects_to_the_paper(client: TestClient) -> None:
+    response = client.get("/search", params={"q": SEED_TITLE}, follow_redirects=False)
+    assert response.status_code == 303 and response.headers["location"].startswith("/papers/pf-")
+
+
+def test_search_filters_sort_and_mode_parameters(client: TestClient) -> None:
+    code_only = client.get("/api/v1/search", params={"q": "knowledge", "has_code": "true"}).json()
+    assert code_only["hits"] and all(hit["paper"]["has_code"] for hit in code_only["hits"])
+    keyword = client.get("/api/v1/search", params={"q": "knowledge", "mode": "bm25"}).json()
+    assert keyword["mode"] == "bm25" and keyword["hits"]
+    bad = client.get("/api/v1/search", params={"q": "knowledge", "mode": "psychic"})
+    assert bad.status_code == 400 and bad.json()["error"]["field"] == "mode"
 
 
 def test_code_links_from_seed_abstracts_are_extracted(client: TestClient) -> None:
