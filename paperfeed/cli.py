@@ -65,6 +65,7 @@ def main(ctx: click.Context, data_dir: str | None, database_url: str | None) -> 
         click.echo(f"error: {exc}", err=True)
         ctx.exit(1)
     logging.basicConfig(level=settings.log_level.upper(), format="%(levelname)s %(name)s: %(message)s")
+    logging.getLogger("faiss").setLevel(logging.WARNING)  # its loader logs CPU-feature probing at INFO
     ctx.obj = {"settings": settings}
     if ctx.invoked_subcommand is None:
         ctx.invoke(serve)
@@ -85,6 +86,8 @@ def serve(ctx: click.Context, host: str | None, port: int | None) -> None:
     store = open_store(settings.database_url)
     engine = prepare_engine(store, settings)  # before binding: a bad store fails here, in one line
     app = create_app(settings, engine=engine)
+    if engine.notice:
+        click.echo(f"paperfeed: {engine.notice}", err=True)
     click.echo(f"paperfeed: {store.count_papers()} papers; serving on http://{host or settings.host}:{port or settings.port}", err=True)
     uvicorn.run(app, host=host or settings.host, port=port or settings.port, log_level=settings.log_level)
 

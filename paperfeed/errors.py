@@ -17,7 +17,10 @@ class PaperfeedError(Exception):
         self.field = field
 
     def __str__(self) -> str:
-        return f"{self.message} {self.hint}".strip()
+        if not self.hint:
+            return self.message
+        joiner = " " if self.message.endswith((".", "!", "?", ":")) else ". "
+        return f"{self.message}{joiner}{self.hint}"
 
 
 class ConfigError(PaperfeedError):
