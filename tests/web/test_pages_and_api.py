@@ -55,6 +55,8 @@ def test_search_filters_sort_and_mode_parameters(client: TestClient) -> None:
     assert code_only["hits"] and all(hit["paper"]["has_code"] for hit in code_only["hits"])
     keyword = client.get("/api/v1/search", params={"q": "knowledge", "mode": "bm25"}).json()
     assert keyword["mode"] == "bm25" and keyword["hits"]
+    newest = client.get("/api/v1/search", params={"q": "knowledge", "sort": "newest"})  # undated papers
+    assert newest.status_code == 200 and newest.json()["hits"]
     bad = client.get("/api/v1/search", params={"q": "knowledge", "mode": "psychic"})
     assert bad.status_code == 400 and bad.json()["error"]["field"] == "mode"
 
