@@ -80,7 +80,7 @@ def serve(ctx: click.Context, host: str | None, port: int | None) -> None:
     import uvicorn
 
     from paperfeed.web.app import create_app
-    from paperfeed.web.startup import prepare_engine
+    from paperfeed.startup import prepare_engine
 
     settings = _settings(ctx)
     store = open_store(settings.database_url)

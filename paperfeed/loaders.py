@@ -57,7 +57,7 @@ def _progress_open(file: Path):  # type: ignore[no-untyped-def]
 
 def ingest_file(store: Store, source: str, path: str | None, *, batch_size: int = 2000) -> IngestReport:
     if source == "demo":
-        from paperfeed.web.startup import load_demo_corpus
+        from paperfeed.startup import load_demo_corpus
 
         return load_demo_corpus(store)
     parser = FILE_PARSERS[source]

@@ -16,13 +16,14 @@ import json
 import logging
 import threading
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 from typing import Callable, Sequence
 
 import tantivy
 
 from paperfeed.errors import ConfigError
-from paperfeed.models import Paper, PaperChange, PaperFilter, SearchHit
+from paperfeed.models import PaperChange, PaperFilter, SearchHit
 from paperfeed.store import Store
 
 log = logging.getLogger(__name__)
@@ -51,9 +52,9 @@ def _schema() -> tantivy.Schema:
     return builder.build()
 
 
-def day_number(paper: Paper) -> int:
-    published = paper.published
-    return published.year * 10000 + published.month * 100 + published.day if published else 0
+def day_number(day: date | None) -> int:
+    """yyyymmdd as an integer (the `day` field), 0 for an unknown date."""
+    return day.year * 10000 + day.month * 100 + day.day if day else 0
 
 
 @dataclass(frozen=True)
@@ -133,7 +134,7 @@ class KeywordIndex:
             paper = change.paper
             if replace:
                 writer.delete_documents_by_term("pk", change.pk)
-            day = day_number(paper)
+            day = day_number(paper.published)
             writer.add_document(
                 tantivy.Document(
                     pk=change.pk,
@@ -178,8 +179,8 @@ class KeywordIndex:
             return query
         must = [(tantivy.Occur.Must, query)]
         if filters.date_from or filters.date_to:
-            low = _date_int(filters.date_from) if filters.date_from else None
-            high = _date_int(filters.date_to) if filters.date_to else None
+            low = day_number(filters.date_from) or None
+            high = day_number(filters.date_to) or None
             must.append((tantivy.Occur.Must, tantivy.Query.range_query(
                 self.schema, "day", tantivy.FieldType.Integer, low, high)))
         if filters.category:
@@ -192,6 +193,3 @@ class KeywordIndex:
         self.index.reload()
         return int(self.index.searcher().num_docs)
 
-
-def _date_int(day: object) -> int:
-    return day.year * 10000 + day.month * 100 + day.day  # type: ignore[attr-defined]

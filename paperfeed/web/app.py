@@ -24,7 +24,7 @@ from paperfeed.errors import PaperfeedError
 from paperfeed.engine import SearchEngine
 from paperfeed.store import open_store
 from paperfeed.web import api, pages
-from paperfeed.web.startup import prepare_engine
+from paperfeed.startup import prepare_engine
 
 log = logging.getLogger("paperfeed.web")
 HERE = Path(__file__).parent

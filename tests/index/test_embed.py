@@ -34,11 +34,6 @@ DOCS = [
 ]
 
 
-@pytest.fixture(scope="module")
-def static() -> Embedder:
-    return load_embedder(DEFAULT_EMBEDDER)
-
-
 # ------------------------------------------------------------------------------------------ import cost
 
 

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from paperfeed.errors import ConfigError
-from paperfeed.index.embed import DEFAULT_EMBEDDER, Embedder, load_embedder
+from paperfeed.index.embed import Embedder
 from paperfeed.index.vectors import VectorIndex, paper_text
 from paperfeed.store import Store
 
@@ -35,11 +35,6 @@ TOPICS = [
     "Sparse attention for long documents",
     "Diffusion models for image synthesis",
 ]
-
-
-@pytest.fixture(scope="module")
-def static() -> Embedder:
-    return load_embedder(DEFAULT_EMBEDDER)
 
 
 class TableEmbedder:
