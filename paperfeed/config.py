@@ -348,7 +348,9 @@ class Settings:
             log_level=log_level,
             environment=environment,
             secret_key=secret_key,
-            public_url=_parse_public_url(specs["public_url"], raw["public_url"], fallback=fallback_url, production=production),
+            public_url=_parse_public_url(
+                specs["public_url"], raw["public_url"], fallback=fallback_url, production=production
+            ),
             mail=MailSettings.from_raw(raw, specs),
             raw=dict(raw),
         )

@@ -56,7 +56,8 @@ def _digest(papers: list[Paper]):  # type: ignore[no-untyped-def]
 def test_a_digest_lists_its_papers_with_links_and_the_footer_links() -> None:
     papers = [
         Paper(title="Attention Is All You Need", id="1706.03762", abstract="The dominant sequence transduction models.",
-              authors=["Ashish Vaswani", "Noam Shazeer", "Niki Parmar", "Jakob Uszkoreit", "Llion Jones", "Aidan Gomez"]),
+              authors=["Ashish Vaswani", "Noam Shazeer", "Niki Parmar", "Jakob Uszkoreit", "Llion Jones",
+                       "Aidan Gomez"]),
         Paper(title="An old one", id="hep-th/9901001", abstract="word " * 200, authors=[]),
     ]
     mail = _digest(papers)

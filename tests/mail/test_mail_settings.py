@@ -61,7 +61,8 @@ def test_the_settings_command_hides_secrets(tmp_path: Path) -> None:
     result = CliRunner().invoke(main, ["settings"], env=env, catch_exceptions=False)
     assert result.exit_code == 0, result.output
     assert PASSWORD not in result.output and KEY not in result.output
-    assert "PAPERFEED_SMTP_PASSWORD=********" in result.output and "PAPERFEED_SMTP_HOST=smtp.example.org" in result.output
+    assert "PAPERFEED_SMTP_PASSWORD=********" in result.output
+    assert "PAPERFEED_SMTP_HOST=smtp.example.org" in result.output
 
 
 @pytest.mark.parametrize("value", ["digest", "digest@localhost", "a@example.org, b@example.org",

@@ -4,8 +4,10 @@ refusal is classified."""
 from __future__ import annotations
 
 import socket
+import ssl
 import time
 from datetime import datetime, timezone
+from email.message import EmailMessage
 from email.utils import parsedate_to_datetime
 
 import pytest
@@ -16,21 +18,27 @@ from paperfeed.mail.message import OutgoingMail, build_message, unsubscribe_link
 from paperfeed.mail.pacing import Throttle
 from paperfeed.mail.transport import MailerUnusable, Outcome
 
-from tests.mail.smtp_sink import PASSWORD, USERNAME, RecordingHandler, ServerFactory, SmtpServer, authenticator, free_port
+from tests.mail.smtp_sink import (
+    PASSWORD, USERNAME, RecordingHandler, ServerFactory, SmtpServer, authenticator, free_port,
+)
 
+TlsPair = tuple[ssl.SSLContext, ssl.SSLContext]  # server side, client side
 SENDER = "paperfeed <digest@example.org>"
 NOW = datetime(2026, 11, 27, 7, 30, tzinfo=timezone.utc)
 
 
-def _message(to: str = "reader@example.org", subject: str = "Your daily papers", **fields: object):  # type: ignore[no-untyped-def]
+PAPER_URL = "https://papers.example.org/papers/2401.01234"
+
+
+def _message(to: str = "reader@example.org", message_id: str | None = None) -> EmailMessage:
     mail = OutgoingMail(
         to=to,
-        subject=subject,
-        text=fields.pop("text", "Plain text body with a link https://papers.example.org/papers/2401.01234"),  # type: ignore[arg-type]
-        html=fields.pop("html", "<p>HTML body, <a href=\"https://papers.example.org/papers/2401.01234\">paper</a></p>"),  # type: ignore[arg-type]
+        subject="Your daily papers",
+        text=f"Plain text body with a link {PAPER_URL}",
+        html=f'<p>HTML body, <a href="{PAPER_URL}">paper</a></p>',
         unsubscribe=unsubscribe_links("https://papers.example.org/unsubscribe/v1.abc.def",
                                       mailbox="digest@example.org", token="v1.abc.def"),
-        **fields,  # type: ignore[arg-type]
+        message_id=message_id,
     )
     return build_message(mail, sender=SENDER, now=NOW)
 
@@ -54,8 +62,8 @@ def test_a_sent_message_arrives_whole_with_its_headers(smtp_server: SmtpServer) 
     assert received.get_content_type() == "multipart/alternative"
     parts = [part.get_content_type() for part in received.iter_parts()]
     assert parts == ["text/plain", "text/html"]  # the last part is the preferred one
-    assert "https://papers.example.org/papers/2401.01234" in received.get_body(("plain",)).get_content()
-    assert '<a href="https://papers.example.org/papers/2401.01234">' in received.get_body(("html",)).get_content()
+    assert PAPER_URL in received.get_body(("plain",)).get_content()
+    assert f'<a href="{PAPER_URL}">' in received.get_body(("html",)).get_content()
 
 
 def test_one_connection_carries_many_messages_and_a_refusal_does_not_spoil_it(start_smtp: ServerFactory) -> None:
@@ -135,7 +143,7 @@ def test_a_connection_closed_while_idle_is_reopened_before_sending(start_smtp: S
     assert [env.rcpt_tos for _, env in second.handler.received] == [["b@example.org"]]
 
 
-def test_starttls_with_login(start_smtp: ServerFactory, tls_contexts) -> None:  # type: ignore[no-untyped-def]
+def test_starttls_with_login(start_smtp: ServerFactory, tls_contexts: TlsPair) -> None:
     server_tls, client_tls = tls_contexts
     server = start_smtp(tls_context=server_tls, require_starttls=True, authenticator=authenticator,
                         auth_required=True, auth_require_tls=True, client_tls=client_tls)
@@ -155,12 +163,13 @@ def test_a_server_without_starttls_is_refused_not_spoken_to_in_clear(smtp_server
     assert "PAPERFEED_SMTP_SECURITY" in error.value.hint and smtp_server.handler.received == []
 
 
-def test_implicit_tls_and_certificate_checking(start_smtp: ServerFactory, tls_contexts, ca) -> None:  # type: ignore[no-untyped-def]
+def test_implicit_tls_and_certificate_checking(start_smtp: ServerFactory, tls_contexts: TlsPair) -> None:
     server_tls, client_tls = tls_contexts
     server = start_smtp(ssl_context=server_tls, client_tls=client_tls)
     with server.mailer("ssl") as mailer:
         assert mailer.send(_message()).outcome is Outcome.DELIVERED
-    untrusting = transport.SmtpMailer(transport.SmtpConfig(host="127.0.0.1", port=server.port, security="ssl", timeout=5))
+    config = transport.SmtpConfig(host="127.0.0.1", port=server.port, security="ssl", timeout=5)
+    untrusting = transport.SmtpMailer(config)
     with pytest.raises(MailerUnusable) as error:  # the system CAs do not know the test CA
         untrusting.send(_message())
     assert "certificate" in error.value.message
