@@ -8,7 +8,7 @@ relays lack; a non-ASCII display name is fine).
 
 from __future__ import annotations
 
-from email.headerregistry import Address, HeaderRegistry
+from email.headerregistry import Address, AddressHeader, HeaderRegistry
 
 from paperfeed.errors import InvalidInput
 
@@ -31,9 +31,9 @@ def _single_address(value: str) -> Address | None:
     if not value or any(ch in value for ch in "\r\n\0") or len(value) > 320:
         return None
     header = _REGISTRY("to", value)
-    if header.defects or len(header.addresses) != 1:
+    if not isinstance(header, AddressHeader) or header.defects or len(header.addresses) != 1:
         return None
-    address = header.addresses[0]
+    address: Address = header.addresses[0]
     domain = address.domain
     labels = domain.split(".")
     if not address.username or len(labels) < 2 or not all(labels) or not address.addr_spec.isascii():

@@ -149,18 +149,26 @@ def signing_key(settings: Settings) -> bytes:
 
 
 def _development_key(path: Path) -> bytes:
+    """Read the key file, or create it whole: written to a private temporary file first and
+    then hard-linked into place, which fails if another process got there first, so no
+    process ever reads a half-written key."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        key = path.read_text(encoding="ascii").strip().encode("ascii")
-        if len(key) < 32:
-            raise ConfigError(f"{path} holds no usable key.", hint="Delete it to get a new one.") from None
-        return key
-    key = secrets.token_urlsafe(32).encode("ascii")
-    with os.fdopen(fd, "wb") as handle:
-        handle.write(key + b"\n")
-    log.warning("PAPERFEED_SECRET_KEY is not set: signing links with a new development key in %s", path)
+    if not path.exists():
+        key = secrets.token_urlsafe(32).encode("ascii")
+        temporary = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
+        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(key + b"\n")
+        try:
+            os.link(temporary, path)
+            log.warning("PAPERFEED_SECRET_KEY is not set: signing links with a new development key in %s", path)
+        except FileExistsError:
+            pass  # another process created it first; use theirs
+        finally:
+            temporary.unlink()
+    key = path.read_text(encoding="ascii").strip().encode("ascii")
+    if len(key) < 32:
+        raise ConfigError(f"{path} holds no usable key.", hint="Delete it to get a new one.")
     return key
 
 

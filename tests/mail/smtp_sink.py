@@ -58,7 +58,7 @@ class RecordingHandler:
         return "250 Message accepted for delivery"
 
     def messages(self) -> list[EmailMessage]:
-        return [email.message_from_bytes(env.original_content or b"", policy=email.policy.default)  # type: ignore[misc]
+        return [email.message_from_bytes(env.original_content or b"", policy=email.policy.default)
                 for _, env in self.received]
 
 
@@ -88,3 +88,10 @@ class SmtpServer:
 
 
 ServerFactory = Callable[..., SmtpServer]
+
+
+def body(message: EmailMessage, subtype: str) -> str:
+    """The text of the message's text/<subtype> part; fails the test if there is none."""
+    part = message.get_body((subtype,))
+    assert part is not None, f"no text/{subtype} part"
+    return str(part.get_content())

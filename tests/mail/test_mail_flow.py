@@ -18,7 +18,7 @@ from paperfeed.mail.urls import SiteUrls
 from paperfeed.models import Paper
 from paperfeed.tokens import RULES, InvalidToken, Purpose, TokenSigner, signing_key
 
-from tests.mail.smtp_sink import SmtpServer
+from tests.mail.smtp_sink import SmtpServer, body
 
 NOW = datetime(2026, 11, 27, 7, 0, tzinfo=timezone.utc)
 
@@ -54,11 +54,11 @@ def test_a_confirmation_mail_carries_a_working_single_purpose_link(tmp_path: Pat
         mailer.close()
     [received] = smtp_server.handler.messages()
     assert received["List-Unsubscribe"] is None  # not subscribed yet: nothing to unsubscribe from
-    text = received.get_body(("plain",)).get_content()
+    text = body(received, "plain")
     [link] = re.findall(r"https://papers\.example\.org/\S+", text)
     token = _token_in(link, "subscribe/confirm")
     assert signer.verify(token, Purpose.CONFIRM).subject == "17"
-    assert f'href="{link}"' in received.get_body(("html",)).get_content()
+    assert f'href="{link}"' in body(received, "html")
     with pytest.raises(InvalidToken):
         signer.verify(token, Purpose.UNSUBSCRIBE)
 
@@ -88,10 +88,10 @@ def test_a_digest_unsubscribes_from_its_header_and_its_footer(tmp_path: Path, sm
     assert header_url and header_url.group(1) == unsubscribe_url
     assert signer.verify(header_url.group(2), Purpose.UNSUBSCRIBE).subject == "17"
     assert received["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
-    text = received.get_body(("plain",)).get_content()
+    text = body(received, "plain")
     assert f"Unsubscribe: {unsubscribe_url}" in text and preferences_url in text
     assert signer.verify(_token_in(preferences_url, "subscription"), Purpose.PREFERENCES).subject == "17"
-    html = received.get_body(("html",)).get_content()
+    html = body(received, "html")
     assert "Retrieval &lt;b&gt;augmented&lt;/b&gt; generation" in html
     assert "https://papers.example.org/papers/2005.11401" in html
     assert received["Subject"] == "Your daily papers, Friday 27 November: 1 new paper"

@@ -19,7 +19,7 @@ from paperfeed.mail.pacing import Throttle
 from paperfeed.mail.transport import MailerUnusable, Outcome
 
 from tests.mail.smtp_sink import (
-    PASSWORD, USERNAME, RecordingHandler, ServerFactory, SmtpServer, authenticator, free_port,
+    PASSWORD, USERNAME, RecordingHandler, ServerFactory, SmtpServer, authenticator, body, free_port,
 )
 
 TlsPair = tuple[ssl.SSLContext, ssl.SSLContext]  # server side, client side
@@ -62,8 +62,8 @@ def test_a_sent_message_arrives_whole_with_its_headers(smtp_server: SmtpServer) 
     assert received.get_content_type() == "multipart/alternative"
     parts = [part.get_content_type() for part in received.iter_parts()]
     assert parts == ["text/plain", "text/html"]  # the last part is the preferred one
-    assert PAPER_URL in received.get_body(("plain",)).get_content()
-    assert f'<a href="{PAPER_URL}">' in received.get_body(("html",)).get_content()
+    assert PAPER_URL in body(received, "plain")
+    assert f'<a href="{PAPER_URL}">' in body(received, "html")
 
 
 def test_one_connection_carries_many_messages_and_a_refusal_does_not_spoil_it(start_smtp: ServerFactory) -> None:
@@ -93,7 +93,8 @@ def test_one_connection_carries_many_messages_and_a_refusal_does_not_spoil_it(st
 )
 def test_refusals_are_classified_by_reply_code(start_smtp: ServerFactory, stage: str, reply: str,
                                                outcome: Outcome) -> None:
-    handler = RecordingHandler(**{f"{stage}_reply": reply})
+    handler = RecordingHandler()
+    setattr(handler, f"{stage}_reply", reply)
     with start_smtp(handler).mailer() as mailer:
         result = mailer.send(_message())
     assert result.outcome is outcome and result.code == int(reply[:3]) and reply[4:] in result.detail

@@ -6,6 +6,8 @@ import base64
 import json
 import os
 import stat
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -156,6 +158,20 @@ def test_development_without_a_key_keeps_one_random_private_key(tmp_path: Path) 
     assert len(first) >= 32 and stat.S_IMODE(os.stat(path).st_mode) == 0o600
     assert signing_key(_settings(tmp_path)) == first  # a restart (or `digest run`) signs alike
     assert signing_key(_settings(tmp_path / "other")) != first  # not a default shared by installs
+
+
+def test_starting_together_everyone_agrees_on_the_development_key(tmp_path: Path) -> None:
+    """The file is created whole or not at all (threads race like processes do here: the
+    check and the link are file-system operations)."""
+    barrier = threading.Barrier(8)
+
+    def key() -> bytes:
+        barrier.wait()
+        return signing_key(_settings(tmp_path))
+
+    with ThreadPoolExecutor(8) as pool:
+        keys = {future.result() for future in [pool.submit(key) for _ in range(8)]}
+    assert len(keys) == 1 and [p.name for p in (tmp_path / "data").iterdir()] == ["secret_key"]
 
 
 def test_a_damaged_development_key_file_is_a_clear_error(tmp_path: Path) -> None:
