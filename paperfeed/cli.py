@@ -1,4 +1,4 @@
-"""Command line: `paperfeed serve | ingest | search | papers | db | settings | bench`.
+"""Command line: `paperfeed serve | ingest | search | papers | db | mail | settings | bench`.
 
 User mistakes print one line (`error: ...`) and exit non-zero; no tracebacks.
 """
@@ -250,6 +250,29 @@ def db_stats(ctx: click.Context, as_json: bool) -> None:
         return
     for key, value in stats.items():
         click.echo(f"{key}: {value}")
+
+
+@main.group()
+def mail() -> None:
+    """Outgoing mail (docs/email.md)."""
+
+
+@mail.command("test")
+@click.argument("address")
+@click.pass_context
+def mail_test(ctx: click.Context, address: str) -> None:
+    """Send one test message to ADDRESS with the configured settings; exit 1 unless delivered."""
+    from paperfeed.mail.check import describe_route, send_test_message
+    from paperfeed.mail.transport import Outcome
+
+    settings = _settings(ctx)
+    result = send_test_message(settings, address)
+    verdict = {Outcome.DELIVERED: "delivered", Outcome.RETRY: "not delivered, would retry later",
+               Outcome.FAILED: "refused for good"}[result.outcome]
+    click.echo(f"{verdict}: {result.detail} (to {address} via {describe_route(settings)})",
+               err=result.outcome is not Outcome.DELIVERED)
+    if result.outcome is not Outcome.DELIVERED:
+        ctx.exit(1)
 
 
 @main.group()
