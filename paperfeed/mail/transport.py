@@ -19,12 +19,15 @@ import ssl
 import sys
 import time
 from dataclasses import dataclass
-from email.message import EmailMessage
+from email import message_from_bytes
+from email.message import Message
+from email.utils import getaddresses
 from enum import Enum
 from typing import Protocol, TextIO
 
 from paperfeed.config import Secret, Settings
 from paperfeed.errors import ConfigError
+from paperfeed.mail.message import to_bytes
 
 IDLE_PROBE_SECONDS = 5.0  # servers may close idle sessions; RFC 5321 asks them to wait 5 min
 DEVELOPMENT_SENDER = "paperfeed <paperfeed@localhost.invalid>"  # RFC 2606: never deliverable
@@ -54,9 +57,20 @@ class MailerUnusable(ConfigError):
 
 
 class Mailer(Protocol):
-    def send(self, message: EmailMessage) -> DeliveryResult: ...
+    def send(self, message: Message) -> DeliveryResult:
+        """Send a built message to its To address, from its From address."""
+
+    def send_bytes(self, *, sender: str, recipient: str, data: bytes) -> DeliveryResult:
+        """Send a message already flattened by `to_bytes` (what the outbox stores)."""
 
     def close(self) -> None: ...
+
+
+def envelope(message: Message) -> tuple[str, str]:
+    """(sender, recipient) addr-specs from a message built by build_message."""
+    [(_, sender)] = getaddresses([str(message["From"])])
+    [(_, recipient)] = getaddresses([str(message["To"])])
+    return sender, recipient
 
 
 def classify_reply(code: int, reply: bytes | str) -> DeliveryResult:
@@ -125,9 +139,13 @@ class SmtpMailer:
         self._connection: smtplib.SMTP | None = None
         self._last_used = 0.0
 
-    def send(self, message: EmailMessage) -> DeliveryResult:
+    def send(self, message: Message) -> DeliveryResult:
+        sender, recipient = envelope(message)
+        return self.send_bytes(sender=sender, recipient=recipient, data=to_bytes(message))
+
+    def send_bytes(self, *, sender: str, recipient: str, data: bytes) -> DeliveryResult:
         try:
-            refused = self._connect().send_message(message)
+            refused = self._connect().sendmail(sender, [recipient], data)
         except Exception as exc:
             try:
                 result = classify_error(exc)  # re-raises what it does not know
@@ -207,12 +225,16 @@ class ConsoleMailer:
     def __init__(self, stream: TextIO | None = None) -> None:
         self._stream = stream
 
-    def send(self, message: EmailMessage) -> DeliveryResult:
+    def send(self, message: Message) -> DeliveryResult:
+        sender, recipient = envelope(message)
+        return self.send_bytes(sender=sender, recipient=recipient, data=to_bytes(message))
+
+    def send_bytes(self, *, sender: str, recipient: str, data: bytes) -> DeliveryResult:
+        message = message_from_bytes(data)
         stream = self._stream or sys.stderr
-        lines = ["----- mail (console mailer, not sent) -----"]
+        lines = ["----- mail (console mailer, not sent) -----", f"Envelope: {sender} -> {recipient}"]
         lines += [f"{name}: {message[name]}" for name in self.SHOWN_HEADERS if message[name] is not None]
-        text_part = message.get_body(preferencelist=("plain",))
-        lines += ["", text_part.get_content().rstrip() if text_part is not None else "(no text part)", "-----"]
+        lines += ["", _plain_text(message).rstrip(), "-----"]
         stream.write("\n".join(lines) + "\n")
         stream.flush()
         return DELIVERED
@@ -225,6 +247,15 @@ class ConsoleMailer:
 
     def __exit__(self, *exc_info: object) -> None:
         self.close()
+
+
+def _plain_text(message: Message) -> str:
+    for part in message.walk():
+        if part.get_content_type() == "text/plain":
+            payload = part.get_payload(decode=True)
+            if isinstance(payload, bytes):
+                return payload.decode(part.get_content_charset() or "utf-8", "replace")
+    return "(no text part)"
 
 
 def mailer_from_settings(settings: Settings) -> Mailer:

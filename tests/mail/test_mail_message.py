@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import email
+import email.policy
 import io
 import random
 from datetime import datetime, timedelta, timezone
@@ -12,7 +14,9 @@ import pytest
 
 from paperfeed.config import Settings
 from paperfeed.errors import ConfigError, InvalidInput
-from paperfeed.mail.message import OutgoingMail, build_message, one_line, stable_message_id, unsubscribe_links
+from paperfeed.mail.message import (
+    OutgoingMail, build_message, one_line, stable_message_id, to_bytes, unsubscribe_links,
+)
 from paperfeed.mail.pacing import RetryPolicy, Throttle
 from paperfeed.mail.transport import (
     DEVELOPMENT_SENDER, ConsoleMailer, Outcome, SmtpMailer, mailer_from_settings, sender_from_settings,
@@ -34,9 +38,41 @@ def test_headers_of_a_built_message() -> None:
     assert message["Message-ID"].startswith("<") and message["Message-ID"].endswith("@example.org>")
     assert message["Auto-Submitted"] == "auto-generated"
     assert message["List-Unsubscribe"] is None and message["List-Unsubscribe-Post"] is None
-    assert [part.get_content_type() for part in message.iter_parts()] == ["text/plain", "text/html"]
+    assert [part.get_content_type() for part in message.walk()] == ["multipart/alternative", "text/plain", "text/html"]
     text_only = build_message(_mail(), sender=SENDER, now=NOW)
     assert text_only.get_content_type() == "text/plain" and not text_only.is_multipart()
+
+
+def test_what_goes_on_the_wire_parses_back_exactly() -> None:
+    """Quoted-printable by hand (binascii) must round-trip: long lines, '=' signs, trailing
+    spaces, a line that is a lone dot, non-ASCII text, names and subjects."""
+    text = ("Zoë's paper = 2× faster   \n.\n" + "long line " * 40 + "\nend =3D literal\n")
+    html = '<p style="margin:0">Ünïcödé — “quotes” & <a href="https://x.org/?a=1&amp;b=2">x</a></p>\n' * 3
+    mail = _mail(to="Zoë Ärzt <zoe@example.org>", subject="Naïve Bayes, revisited ✓", text=text, html=html,
+                 unsubscribe=unsubscribe_links("https://p.example.org/unsubscribe/" + "t" * 150,
+                                               mailbox="d@example.org", token="t" * 150))
+    wire = to_bytes(build_message(mail, sender="Päper Feed <digest@example.org>", now=NOW))
+    assert wire.isascii() and b"\r\n" in wire and b"\n" not in wire.replace(b"\r\n", b"")
+    assert max(len(line) for line in wire.split(b"\r\n")) <= 998  # the SMTP line limit
+    parsed = email.message_from_bytes(wire, policy=email.policy.default)
+    assert parsed["Subject"] == "Naïve Bayes, revisited ✓"
+    assert parsed["To"].addresses[0].display_name == "Zoë Ärzt" and parsed["To"].addresses[0].addr_spec == "zoe@example.org"
+    assert parsed["From"].addresses[0].display_name == "Päper Feed"
+    assert parsed["List-Unsubscribe"] == f"<https://p.example.org/unsubscribe/{'t' * 150}>, " \
+        f"<mailto:d@example.org?subject=unsubscribe%20{'t' * 150}>"
+    # Received text keeps the wire's CRLF line ends (so does any message parsed from SMTP).
+    assert parsed.get_body(("plain",)).get_content().replace("\r\n", "\n") == text  # type: ignore[union-attr]
+    assert parsed.get_body(("html",)).get_content().replace("\r\n", "\n") == html  # type: ignore[union-attr]
+    assert [part["MIME-Version"] for part in parsed.walk()] == ["1.0", None, None]  # top level only
+
+
+def test_header_values_we_did_not_check_are_refused() -> None:
+    with pytest.raises(ValueError):
+        build_message(_mail(message_id="<a b@example.org>"), sender=SENDER, now=NOW)
+    with pytest.raises(ValueError):
+        build_message(_mail(message_id="<x@example.org>\r\nBcc: y@example.org"), sender=SENDER, now=NOW)
+    with pytest.raises(ValueError):
+        unsubscribe_links("https://p.example.org/u/t\r\nBcc: y@example.org", mailbox="d@example.org", token="t")
 
 
 def test_message_ids_are_unique_unless_the_outbox_fixes_one() -> None:

@@ -7,7 +7,7 @@ import socket
 import ssl
 import time
 from datetime import datetime, timezone
-from email.message import EmailMessage
+from email.message import Message
 from email.utils import parsedate_to_datetime
 
 import pytest
@@ -30,7 +30,7 @@ NOW = datetime(2026, 11, 27, 7, 30, tzinfo=timezone.utc)
 PAPER_URL = "https://papers.example.org/papers/2401.01234"
 
 
-def _message(to: str = "reader@example.org", message_id: str | None = None) -> EmailMessage:
+def _message(to: str = "reader@example.org", message_id: str | None = None) -> Message:
     mail = OutgoingMail(
         to=to,
         subject="Your daily papers",
