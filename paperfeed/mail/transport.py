@@ -131,7 +131,8 @@ class SmtpConfig:
 
 class SmtpMailer:
     """Sends over one SMTP connection, kept open across messages (a bulk run would spend
-    most of its time in handshakes otherwise) and reopened when it was dropped."""
+    most of its time in handshakes otherwise) and reopened when it was dropped. Not
+    thread-safe: one mailer per sending thread."""
 
     def __init__(self, config: SmtpConfig, *, ssl_context: ssl.SSLContext | None = None) -> None:
         self.config = config
