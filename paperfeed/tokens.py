@@ -22,6 +22,7 @@ import hmac
 import json
 import logging
 import os
+import re
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
@@ -38,6 +39,7 @@ VERSION = "v1"
 KEY_FILE_NAME = "secret_key"
 Clock = Callable[[], datetime]
 _FROM_URLSAFE = str.maketrans("-_", "+/")
+_TOKEN_PART = re.compile(r"[A-Za-z0-9_-]+")
 
 
 class Purpose(str, Enum):
@@ -174,7 +176,7 @@ def _development_key(path: Path) -> bytes:
 
 def _split(token: str) -> tuple[str, str, str]:
     parts = token.strip().split(".") if isinstance(token, str) and len(token) < 2048 else []
-    if len(parts) != 3 or not all(parts):
+    if len(parts) != 3 or not all(_TOKEN_PART.fullmatch(part) for part in parts):
         raise InvalidToken("malformed")
     return parts[0], parts[1], parts[2]
 

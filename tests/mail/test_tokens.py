@@ -69,7 +69,8 @@ def test_any_changed_character_is_detected() -> None:
             signer.verify(token[:index] + replacement + token[index + 1:], Purpose.PREFERENCES)
 
 
-@pytest.mark.parametrize("bad", ["", "v1", "v1..", "v1.a.b.c", "v2.abc.def", "not a token", "v1.!!!.???", "x" * 5000])
+@pytest.mark.parametrize("bad", ["", "v1", "v1..", "v1.a.b.c", "v2.abc.def", "not a token", "v1.!!!.???", "x" * 5000,
+                                 "v1.é.abc", "v1.abc.dé", "v1.a\x00b.c", "v1.abc.def\n"])
 def test_malformed_tokens_are_invalid_not_errors(bad: str) -> None:
     with pytest.raises(InvalidToken) as error:
         _signer().verify(bad, Purpose.UNSUBSCRIBE)
