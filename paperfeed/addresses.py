@@ -30,7 +30,10 @@ def parse_address(value: str, *, field: str = "email") -> Address:
 def _single_address(value: str) -> Address | None:
     if not value or any(ch in value for ch in "\r\n\0") or len(value) > 320:
         return None
-    header = _REGISTRY("to", value)
+    try:
+        header = _REGISTRY("to", value)
+    except Exception:  # the stdlib parser raises IndexError, TypeError, ... on some junk
+        return None
     if not isinstance(header, AddressHeader) or header.defects or len(header.addresses) != 1:
         return None
     address: Address = header.addresses[0]
