@@ -317,6 +317,19 @@ def bench_latency(papers: int, bench_dir: Path | None, as_json: bool) -> None:
     click.echo(json.dumps(result) if as_json else json.dumps(result, indent=2))
 
 
+@bench.command("mail")
+@click.option("--messages", default=2000, show_default=True, type=click.IntRange(1, 1_000_000))
+@click.option("--sink", type=click.Choice(["fast", "aiosmtpd"]), default="fast", show_default=True,
+              help="SMTP sink on loopback: paperfeed's minimal one, or aiosmtpd (test extra).")
+@click.option("--json", "as_json", is_flag=True)
+def bench_mail(messages: int, sink: str, as_json: bool) -> None:
+    """Render, build and deliver a 30-paper digest N times; ms per message, CPU and wall."""
+    from paperfeed.bench.mail import run_mail_bench
+
+    result = run_mail_bench(messages, sink=sink)
+    click.echo(json.dumps(result) if as_json else "\n".join(f"{k}: {v}" for k, v in result.items()))
+
+
 @bench.command("ingest")
 @click.option("--records", default=200_000, show_default=True, type=click.IntRange(1, 50_000_000))
 @click.option("--json", "as_json", is_flag=True)

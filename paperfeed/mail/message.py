@@ -3,9 +3,9 @@ RFC 8058 one-click unsubscribe headers. Pure: the caller passes the clock's time
 
 Built with the stdlib's compat32 message classes and bodies quoted-printable encoded by
 binascii (C), not with EmailMessage.set_content, which re-parses every header and
-QP-encodes in pure Python. On a 30-paper digest (40 KB) that is 3.4-4.9 ms of CPU per
-message instead of 9-11.6 ms (build + flatten; how it was measured: docs/email.md), which
-matters at 100,000 digests per run. Every header value is therefore
+QP-encodes in pure Python. On a 30-paper digest (38 KB) that is ~4 ms of CPU per message
+instead of 9-11.6 ms (build + flatten; `paperfeed bench mail`, docs/email.md), which matters
+at 100,000 digests per run. Every header value is therefore
 checked or built here: addresses by parse_address/formataddr, the subject made one line,
 the Message-ID and unsubscribe URLs refused if they hold anything but visible ASCII.
 """
