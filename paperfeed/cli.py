@@ -263,11 +263,13 @@ def bench() -> None:
 @click.option("--split", default="test", show_default=True, help="Which qrels file to score against.")
 @click.option("--model", "models", multiple=True, help="Embedders to compare (default: every installed one).")
 @click.option("--json", "as_json", is_flag=True, help="One JSON line per method.")
-def bench_quality(dataset: Path, split: str, models: tuple[str, ...], as_json: bool) -> None:
+@click.option("--store", "store_url", default=None,
+              help="An empty database to load the corpus into (e.g. postgresql://...). Default: a temp SQLite file.")
+def bench_quality(dataset: Path, split: str, models: tuple[str, ...], as_json: bool, store_url: str | None) -> None:
     """nDCG@10 and Recall@100 of bm25, dense and hybrid search on a BEIR dataset."""
     from paperfeed.bench.quality import run_quality_bench
 
-    for row in run_quality_bench(dataset, split=split, embedders=list(models) or None):
+    for row in run_quality_bench(dataset, split=split, embedders=list(models) or None, store_url=store_url):
         if as_json:
             click.echo(json.dumps(row))
         else:

@@ -53,22 +53,20 @@ def pg_server() -> Iterator[Any]:
 
 @pytest.fixture(scope="session")
 def pg_template(pg_server: Any) -> str:
-    """A migrated, empty database that each test's database is cloned from (fast)."""
+    """An empty database with pgvector, that each test's database is cloned from. Not
+    migrated: tests see a new database as users do (`db migrate` applies 0001)."""
     import psycopg
-
-    from paperfeed.store.postgres import PostgresStore
 
     with psycopg.connect(pg_server.get_uri(), autocommit=True) as conn:
         conn.execute(f"CREATE DATABASE {TEMPLATE_DB}")
-    template = PostgresStore(pg_server.get_uri(TEMPLATE_DB))
-    template.migrate()
-    template.close()
+    with psycopg.connect(pg_server.get_uri(TEMPLATE_DB), autocommit=True) as conn:
+        conn.execute("CREATE EXTENSION IF NOT EXISTS vector")
     return TEMPLATE_DB
 
 
 @pytest.fixture
 def pg_url(pg_server: Any, pg_template: str) -> Iterator[str]:
-    """The URL of a fresh, migrated PostgreSQL database, dropped after the test."""
+    """The URL of a fresh, empty PostgreSQL database, dropped after the test."""
     import psycopg
 
     name = f"t_{uuid.uuid4().hex[:16]}"

@@ -42,6 +42,7 @@ WRITE_LOCK = 0x70617065  # advisory lock key: one writer batch at a time ("pape"
 MIGRATE_LOCK = 0x70617066
 CONNECT_TIMEOUT_S = 5
 POOL_MAX = 8
+POOL_WAIT_S = 5  # a request waiting longer for a connection gets a 503
 
 
 def _migrations() -> list[tuple[str, str]]:
@@ -72,24 +73,21 @@ class PostgresStore:
     def __init__(self, url: str, *, pool_max: int = POOL_MAX) -> None:
         self.url = url
         self.conninfo = "postgresql://" + url.split("://", 1)[1]
+        try:  # one plain connection first: a server that is down fails here, at once, in one line
+            psycopg.connect(self.conninfo, connect_timeout=CONNECT_TIMEOUT_S).close()
+        except psycopg.Error as exc:
+            raise unavailable(url, exc) from exc
+        # check: a connection the server dropped (restart, failover) is replaced, not handed out
         self.pool = ConnectionPool(
             self.conninfo, min_size=1, max_size=pool_max, open=False, name="paperfeed",
             kwargs={"autocommit": True, "row_factory": dict_row, "connect_timeout": CONNECT_TIMEOUT_S},
-            timeout=30,
+            timeout=POOL_WAIT_S, check=ConnectionPool.check_connection,
         )
         try:
             self.pool.open(wait=True, timeout=CONNECT_TIMEOUT_S)
         except PoolTimeout as exc:
             self.pool.close()
-            raise unavailable(url, self._probe_error() or exc) from exc
-
-    def _probe_error(self) -> BaseException | None:
-        """The connection error itself: the pool only says it timed out."""
-        try:
-            psycopg.connect(self.conninfo, connect_timeout=CONNECT_TIMEOUT_S).close()
-        except psycopg.Error as exc:
-            return exc
-        return None
+            raise unavailable(url, exc) from exc
 
     # -- connections -------------------------------------------------------------------
     @contextmanager

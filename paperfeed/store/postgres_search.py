@@ -169,7 +169,9 @@ def _ranked(conn: Any, query: _KeywordQuery, filters: PaperFilter, limit: int,
     filter_where, filter_params = filter_sql(filters, alias="p")
     score, score_params = query.score()
     statement = sql.SQL(
-        "WITH candidates AS (SELECT p.pk, p.id, p.search FROM papers p WHERE {where} AND {filters} LIMIT {cap}) "
+        # `|| ''` detoasts (decompresses) each candidate's tsvector once, not once per clause
+        "WITH candidates AS MATERIALIZED (SELECT p.pk, p.id, p.search || ''::tsvector AS search "
+        "FROM papers p WHERE {where} AND {filters} LIMIT {cap}) "
         "SELECT c.id, c.score, count(*) OVER () AS matched FROM "
         "(SELECT p.id, p.pk, {score} AS score FROM candidates p) c "
         "ORDER BY c.score DESC, c.pk LIMIT {limit}"

@@ -20,8 +20,10 @@ from tests.conftest import SHARED
 
 
 @pytest.fixture
-def run(tmp_path: Path):  # type: ignore[no-untyped-def]
-    env = {"PAPERFEED_DATA_DIR": str(tmp_path / "data"), "PAPERFEED_LOAD_DEMO": "false"}
+def run(tmp_path: Path, store_url: str):  # type: ignore[no-untyped-def]
+    """The CLI on each store (store_url: the SQLite file in data/, or a PostgreSQL database)."""
+    env = {"PAPERFEED_DATA_DIR": str(tmp_path / "data"), "PAPERFEED_LOAD_DEMO": "false",
+           "PAPERFEED_DATABASE_URL": store_url}
 
     def invoke(*args: str, input: str | None = None):  # type: ignore[no-untyped-def]
         return CliRunner().invoke(main, list(args), env=env, input=input, catch_exceptions=False)
