@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from paperfeed.config import SPECS, Settings
-from paperfeed.errors import PaperfeedError
+from paperfeed.errors import ConfigError, PaperfeedError
 from paperfeed.ingest import IngestReport
 from paperfeed.store import Store, open_store
 
@@ -74,22 +74,40 @@ def main(ctx: click.Context, data_dir: str | None, database_url: str | None) -> 
 @main.command()
 @click.option("--host", default=None, help="Bind address (default from PAPERFEED_HOST).")
 @click.option("--port", default=None, type=int, help="Port (default from PAPERFEED_PORT).")
+@click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 64),
+              help="Worker processes; more than 1 needs a PostgreSQL database.")
 @click.pass_context
-def serve(ctx: click.Context, host: str | None, port: int | None) -> None:
+def serve(ctx: click.Context, host: str | None, port: int | None, workers: int) -> None:
     """Serve the web app and JSON API (loads the demo corpus into an empty store)."""
+    import os
+
     import uvicorn
 
     from paperfeed.web.app import create_app
     from paperfeed.startup import prepare_engine
 
     settings = _settings(ctx)
+    if workers > 1 and settings.database_url.startswith("sqlite"):
+        raise ConfigError(
+            f"--workers {workers} needs a PostgreSQL database; SQLite's search indexes are files one process keeps.",
+            hint="Set PAPERFEED_DATABASE_URL=postgresql://..., or serve with --workers 1.",
+        )
     store = open_store(settings.database_url)
     engine = prepare_engine(store, settings)  # before binding: a bad store fails here, in one line
-    app = create_app(settings, engine=engine)
     if engine.notice:
         click.echo(f"paperfeed: {engine.notice}", err=True)
-    click.echo(f"paperfeed: {store.count_papers()} papers; serving on http://{host or settings.host}:{port or settings.port}", err=True)
-    uvicorn.run(app, host=host or settings.host, port=port or settings.port, log_level=settings.log_level)
+    address = f"http://{host or settings.host}:{port or settings.port}"
+    click.echo(f"paperfeed: {store.count_papers()} papers; serving on {address} ({workers} worker(s))", err=True)
+    if workers == 1:
+        app = create_app(settings, engine=engine)
+        uvicorn.run(app, host=host or settings.host, port=port or settings.port, log_level=settings.log_level)
+        return
+    store.close()
+    # Each worker process builds its own app (and connection pool) from these settings.
+    os.environ.update({spec.env_var: settings.raw[spec.name] for spec in SPECS})
+    os.environ["PAPERFEED_DATABASE_URL"] = settings.database_url
+    uvicorn.run("paperfeed.web.app:app_from_environment", factory=True, workers=workers,
+                host=host or settings.host, port=port or settings.port, log_level=settings.log_level)
 
 
 @main.command()

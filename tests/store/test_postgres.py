@@ -40,14 +40,14 @@ def test_serve_refuses_to_start_on_a_database_that_is_down(tmp_path: Path) -> No
 
 def _cut_off(pg_server: Any, url: str) -> None:
     """The database stops taking connections and drops the ones it has (as in an outage)."""
-    name = url.split("/")[-1].split("?")[0]
+    name = url.split("?")[0].rsplit("/", 1)[1]
     with psycopg.connect(pg_server.get_uri(), autocommit=True) as conn:
         conn.execute(f"ALTER DATABASE {name} ALLOW_CONNECTIONS false")
         conn.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s", (name,))
 
 
 def _restore(pg_server: Any, url: str) -> None:
-    name = url.split("/")[-1].split("?")[0]
+    name = url.split("?")[0].rsplit("/", 1)[1]
     with psycopg.connect(pg_server.get_uri(), autocommit=True) as conn:
         conn.execute(f"ALTER DATABASE {name} ALLOW_CONNECTIONS true")
 
