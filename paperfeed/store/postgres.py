@@ -158,19 +158,37 @@ class PostgresStore:
             _replace_categories(conn, rev, {p.id: p.categories for p in papers})
         return refused
 
-    def insert_rows(self, rows: Sequence[dict[str, Any]], categories: Sequence[tuple[str, int]]) -> None:
-        """Rows exactly as given, pk and rev included (`paperfeed db copy`)."""
+    # -- raw rows, as stored (`paperfeed db copy`) ------------------------------------------
+    def raw_papers(self, *, after_pk: int, limit: int) -> list[dict[str, Any]]:
+        return self._all(f"{_SELECT} WHERE pk > %s ORDER BY pk LIMIT %s", (after_pk, limit))
+
+    def raw_categories(self, pks: Sequence[int]) -> list[tuple[int, str]]:
+        rows = self._all("SELECT pk, category FROM paper_categories WHERE pk = ANY(%s) ORDER BY pk, category",
+                         ([int(pk) for pk in pks],))
+        return [(row["pk"], row["category"]) for row in rows]
+
+    def insert_raw(self, rows: Sequence[dict[str, Any]], categories: Sequence[tuple[int, str]]) -> None:
+        """Rows exactly as given, pk and rev included, in one transaction."""
         with self._transaction() as conn, conn.cursor() as cur:
-            columns = ", ".join(PAPER_COLUMNS)
-            with cur.copy(f"COPY papers ({columns}) FROM STDIN") as copy:
+            with cur.copy(f"COPY papers ({', '.join(PAPER_COLUMNS)}) FROM STDIN") as copy:
                 for row in rows:
                     copy.write_row([row[c] for c in PAPER_COLUMNS])
-            with cur.copy("COPY paper_categories (category, pk) FROM STDIN") as copy:
+            with cur.copy("COPY paper_categories (pk, category) FROM STDIN") as copy:
                 for pair in categories:
                     copy.write_row(pair)
-            # the identity sequence must continue past copied pks
+            # new papers written later must get pks past the copied ones
             cur.execute("SELECT setval(pg_get_serial_sequence('papers', 'pk'), "
                         "greatest((SELECT max(pk) FROM papers), 1))")
+
+    def max_pk(self) -> int:
+        return int(self._one("SELECT coalesce(max(pk), 0) AS pk FROM papers")["pk"])  # type: ignore[index]
+
+    def count_rows(self, table: str) -> int:
+        assert table in ("papers", "paper_categories")
+        return int(self._one(f"SELECT count(*) AS n FROM {table}")["n"])  # type: ignore[index]
+
+    def state_items(self) -> dict[str, str]:
+        return {row["key"]: row["value"] for row in self._all("SELECT key, value FROM state")}
 
     def set_state(self, key: str, value: str) -> None:
         with self._conn() as conn:
@@ -248,10 +266,6 @@ class PostgresStore:
                 cursor.execute(f"{_SELECT} WHERE rev > %s ORDER BY rev, pk", (after_rev,))
                 while rows := cursor.fetchmany(batch_size):
                     yield [PaperChange(row["pk"], row["rev"], row_to_paper(row)) for row in rows]
-
-    def iter_rows(self, table: str, *, after: Any, batch_size: int) -> Iterator[list[dict[str, Any]]]:
-        """Raw rows of `papers` (after pk) or `paper_categories` (after (pk, category)), in key order."""
-        yield from _iter_rows(self, table, after=after, batch_size=batch_size)
 
     def count_papers(self) -> int:
         return int(self._one("SELECT count(*) AS n FROM papers")["n"])  # type: ignore[index]
@@ -341,18 +355,3 @@ def _explain_conflict(exc: pg_errors.UniqueViolation) -> str:
         return "its arXiv id already belongs to another paper"
     return f"it conflicts with a stored paper ({exc.diag.message_primary})"
 
-
-def _iter_rows(store: PostgresStore, table: str, *, after: Any, batch_size: int) -> Iterator[list[dict[str, Any]]]:
-    if table == "papers":
-        sql, key = f"{_SELECT} WHERE pk > %s ORDER BY pk LIMIT %s", lambda r: r["pk"]
-        cursor_value: Any = after if after is not None else 0
-        params = lambda: (cursor_value, batch_size)  # noqa: E731
-    else:
-        sql = ("SELECT pk, category FROM paper_categories WHERE (pk, category) > (%s, %s) "
-               "ORDER BY pk, category LIMIT %s")
-        key = lambda r: (r["pk"], r["category"])  # noqa: E731
-        cursor_value = tuple(after) if after is not None else (0, "")
-        params = lambda: (*cursor_value, batch_size)  # noqa: E731
-    while rows := store._all(sql, params()):
-        yield rows
-        cursor_value = key(rows[-1])
