@@ -336,7 +336,9 @@ def bench_quality(dataset: Path, split: str, models: tuple[str, ...], as_json: b
 @click.option("--data-dir", "bench_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Where to build the store (kept, so a second run reuses it). Default: a temp dir.")
 @click.option("--json", "as_json", is_flag=True)
-def bench_latency(papers: int, bench_dir: Path | None, as_json: bool) -> None:
+@click.option("--store", "store_url", default=None,
+              help="A database to build in and query (e.g. postgresql://...). Default: SQLite in the data dir.")
+def bench_latency(papers: int, bench_dir: Path | None, as_json: bool, store_url: str | None) -> None:
     """p50/p95/p99 of keyword, vector and hybrid queries at N papers, build time, peak RSS."""
     import tempfile
 
@@ -344,9 +346,9 @@ def bench_latency(papers: int, bench_dir: Path | None, as_json: bool) -> None:
 
     if bench_dir is None:
         with tempfile.TemporaryDirectory(prefix="paperfeed-latency-") as tmp:
-            result = run_latency_bench(papers, Path(tmp), progress=not as_json)
+            result = run_latency_bench(papers, Path(tmp), progress=not as_json, store_url=store_url)
     else:
-        result = run_latency_bench(papers, bench_dir, progress=not as_json)
+        result = run_latency_bench(papers, bench_dir, progress=not as_json, store_url=store_url)
     click.echo(json.dumps(result) if as_json else json.dumps(result, indent=2))
 
 
