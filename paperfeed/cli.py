@@ -200,6 +200,14 @@ def reindex(ctx: click.Context, model: str | None, keyword_only: bool) -> None:
 
     settings = _settings(ctx)
     store = _open_store(ctx)
+    in_database = getattr(store, "search_backends", None)
+    if in_database is not None:  # PostgreSQL: the tsvector needs no rebuild; vectors are re-embedded
+        embedder = load_embedder(model or settings.embed_model)
+        keyword, vectors = in_database(embedder.name, embedder.dim)
+        keyword.sync(store)
+        count = vectors.rebuild(store, embedder, on_progress=counter("embedded", store.count_papers(), only_tty=True))
+        click.echo(f"vectors in the database ({embedder.name}, {embedder.dim}-d): {count} papers")
+        return
     keyword_path = settings.data_dir / "index" / "keyword"
     KeywordIndex.reset(keyword_path)
     indexed = KeywordIndex(keyword_path, store_identity=store.identity()).sync(store)

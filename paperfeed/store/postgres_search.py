@@ -257,6 +257,14 @@ class PgVectorIndex:
                 lock_conn.execute("SELECT pg_advisory_unlock(%s)", (SYNC_LOCK + 1,))
         return done
 
+    def rebuild(self, store: "Store", embedder: "Embedder", *,
+                on_progress: Callable[[int], None] | None = None) -> int:
+        """Drop this model's vectors and embed every paper again."""
+        with self.store._transaction() as conn:
+            conn.execute("DELETE FROM paper_vectors WHERE model = %s", (self.model_name,))
+            conn.execute("DELETE FROM state WHERE key = %s", (self.rev_key,))
+        return self.sync(store, embedder, on_progress=on_progress)
+
     def _write(self, conn: Any, keys: list[tuple[int, int]], vectors: np.ndarray) -> None:
         rows = [(self.model_name, pk, rev, _vector_literal(v)) for (pk, rev), v in zip(keys, vectors)]
         with conn.transaction(), conn.cursor() as cur:

@@ -170,3 +170,11 @@ def _count(database: Path) -> int:
             return int(conn.execute("SELECT count(*) FROM papers").fetchone()[0])
     except sqlite3.OperationalError:
         return 0
+
+
+def test_reindex_rebuilds_and_search_still_finds(run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    assert run("ingest", "jsonl", str(_beir_file(tmp_path))).exit_code == 0
+    rebuilt = run("reindex")
+    assert rebuilt.exit_code == 0 and "-d): 4 papers" in rebuilt.output
+    found = json.loads(run("search", "protein structure", "--json").output)
+    assert found["hits"][0]["id"] == "d1"
