@@ -64,17 +64,27 @@ def pg_template(pg_server: Any) -> str:
     return TEMPLATE_DB
 
 
-@pytest.fixture
-def pg_url(pg_server: Any, pg_template: str) -> Iterator[str]:
-    """The URL of a fresh, empty PostgreSQL database, dropped after the test."""
+def _fresh_database(pg_server: Any, template: str) -> Iterator[str]:
     import psycopg
 
     name = f"t_{uuid.uuid4().hex[:16]}"
     with psycopg.connect(pg_server.get_uri(), autocommit=True) as conn:
-        conn.execute(f"CREATE DATABASE {name} TEMPLATE {pg_template}")
+        conn.execute(f"CREATE DATABASE {name} TEMPLATE {template}")
     yield pg_server.get_uri(name)
     with psycopg.connect(pg_server.get_uri(), autocommit=True) as conn:
         conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+@pytest.fixture
+def pg_url(pg_server: Any, pg_template: str) -> Iterator[str]:
+    """The URL of a fresh, empty PostgreSQL database, dropped after the test."""
+    yield from _fresh_database(pg_server, pg_template)
+
+
+@pytest.fixture(scope="module")
+def pg_module_url(pg_server: Any, pg_template: str) -> Iterator[str]:
+    """Like pg_url, shared by one module's tests."""
+    yield from _fresh_database(pg_server, pg_template)
 
 
 @pytest.fixture(params=STORES)
@@ -112,13 +122,19 @@ def demo_settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
     return Settings.load({"data_dir": str(folder / "data"), "load_demo": "true"}, environ={}, dotenv=folder / ".env")
 
 
-@pytest.fixture(scope="module")
-def client(demo_settings: Settings) -> Iterator["TestClient"]:
-    """The app over a real SQLite file holding the demo corpus, shared by a module's
-    tests (read-only tests only: building it loads and embeds 123 papers)."""
+@pytest.fixture(scope="module", params=STORES)
+def client(request: pytest.FixtureRequest, demo_settings: Settings) -> Iterator["TestClient"]:
+    """The app over the demo corpus in a real SQLite file, then in a real PostgreSQL
+    database, shared by a module's tests (read-only tests only: building it loads and
+    embeds 123 papers)."""
     from fastapi.testclient import TestClient
 
     from paperfeed.web.app import create_app
 
-    with TestClient(create_app(demo_settings)) as test_client:
+    settings = demo_settings
+    if request.param == "postgresql":
+        url = request.getfixturevalue("pg_module_url")
+        settings = Settings.load({**demo_settings.raw, "database_url": url}, environ={},
+                                 dotenv=demo_settings.data_dir / ".env")
+    with TestClient(create_app(settings)) as test_client:
         yield test_client
