@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from paperfeed.config import SPECS, Settings
-from paperfeed.errors import PaperfeedError
+from paperfeed.errors import ConfigError, PaperfeedError
 from paperfeed.ingest import IngestReport
 from paperfeed.store import Store, open_store
 
@@ -74,22 +74,40 @@ def main(ctx: click.Context, data_dir: str | None, database_url: str | None) -> 
 @main.command()
 @click.option("--host", default=None, help="Bind address (default from PAPERFEED_HOST).")
 @click.option("--port", default=None, type=int, help="Port (default from PAPERFEED_PORT).")
+@click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 64),
+              help="Worker processes; more than 1 needs a PostgreSQL database.")
 @click.pass_context
-def serve(ctx: click.Context, host: str | None, port: int | None) -> None:
+def serve(ctx: click.Context, host: str | None, port: int | None, workers: int) -> None:
     """Serve the web app and JSON API (loads the demo corpus into an empty store)."""
+    import os
+
     import uvicorn
 
     from paperfeed.web.app import create_app
     from paperfeed.startup import prepare_engine
 
     settings = _settings(ctx)
+    if workers > 1 and settings.database_url.startswith("sqlite"):
+        raise ConfigError(
+            f"--workers {workers} needs a PostgreSQL database; SQLite's search indexes are files one process keeps.",
+            hint="Set PAPERFEED_DATABASE_URL=postgresql://..., or serve with --workers 1.",
+        )
     store = open_store(settings.database_url)
     engine = prepare_engine(store, settings)  # before binding: a bad store fails here, in one line
-    app = create_app(settings, engine=engine)
     if engine.notice:
         click.echo(f"paperfeed: {engine.notice}", err=True)
-    click.echo(f"paperfeed: {store.count_papers()} papers; serving on http://{host or settings.host}:{port or settings.port}", err=True)
-    uvicorn.run(app, host=host or settings.host, port=port or settings.port, log_level=settings.log_level)
+    address = f"http://{host or settings.host}:{port or settings.port}"
+    click.echo(f"paperfeed: {store.count_papers()} papers; serving on {address} ({workers} worker(s))", err=True)
+    if workers == 1:
+        app = create_app(settings, engine=engine)
+        uvicorn.run(app, host=host or settings.host, port=port or settings.port, log_level=settings.log_level)
+        return
+    store.close()
+    # Each worker process builds its own app (and connection pool) from these settings.
+    os.environ.update({spec.env_var: settings.raw[spec.name] for spec in SPECS})
+    os.environ["PAPERFEED_DATABASE_URL"] = settings.database_url
+    uvicorn.run("paperfeed.web.app:app_from_environment", factory=True, workers=workers,
+                host=host or settings.host, port=port or settings.port, log_level=settings.log_level)
 
 
 @main.command()
@@ -182,6 +200,14 @@ def reindex(ctx: click.Context, model: str | None, keyword_only: bool) -> None:
 
     settings = _settings(ctx)
     store = _open_store(ctx)
+    in_database = getattr(store, "search_backends", None)
+    if in_database is not None:  # PostgreSQL: the tsvector needs no rebuild; vectors are re-embedded
+        embedder = load_embedder(model or settings.embed_model)
+        keyword, vectors = in_database(embedder.name, embedder.dim)
+        keyword.sync(store)
+        count = vectors.rebuild(store, embedder, on_progress=counter("embedded", store.count_papers(), only_tty=True))
+        click.echo(f"vectors in the database ({embedder.name}, {embedder.dim}-d): {count} papers")
+        return
     keyword_path = settings.data_dir / "index" / "keyword"
     KeywordIndex.reset(keyword_path)
     indexed = KeywordIndex(keyword_path, store_identity=store.identity()).sync(store)
@@ -239,6 +265,42 @@ def db_migrate(ctx: click.Context) -> None:
     click.echo(f"applied: {', '.join(applied)}" if applied else "schema is up to date")
 
 
+@db.command("copy")
+@click.argument("source_url")
+@click.argument("destination_url")
+@click.option("--batch-size", default=5000, show_default=True, type=click.IntRange(1, 100_000),
+              help="Papers per transaction.")
+@click.option("--json", "as_json", is_flag=True, help="Print the verification report as JSON.")
+def db_copy(source_url: str, destination_url: str, batch_size: int, as_json: bool) -> None:
+    """Copy every paper from SOURCE_URL into DESTINATION_URL (e.g. sqlite:///... to
+    postgresql://...), then verify row counts and per-table checksums. Resumable: run it
+    again after an interruption and it goes on where it stopped."""
+    from paperfeed.progress import counter
+    from paperfeed.store.copy import copy_store
+
+    source = open_store(source_url)
+    destination = open_store(destination_url)
+    try:
+        source.migrate()
+        destination.migrate()
+        already = destination.count_papers()
+        progress = counter("papers copied", source.count_papers(), offset=already, only_tty=True)
+        report = copy_store(source, destination, batch_size=batch_size, on_progress=progress)
+    finally:
+        source.close()
+        destination.close()
+    if as_json:
+        click.echo(json.dumps(report.as_dict()))
+    else:
+        click.echo(f"copied {report.copied_papers} papers (resumed after pk {report.resumed_after_pk})")
+        for table, (src, dst) in report.counts.items():
+            same = "ok" if report.checksums[table][0] == report.checksums[table][1] else "DIFFERENT"
+            click.echo(f"  {table}: {src} -> {dst} rows, checksum {same}")
+    if not report.verified:
+        raise PaperfeedError("The copy does not match its source (see the table lines above).",
+                             hint="Run the command again; if it persists, copy into a fresh database.")
+
+
 @db.command("stats")
 @click.option("--json", "as_json", is_flag=True)
 @click.pass_context
@@ -286,11 +348,13 @@ def bench() -> None:
 @click.option("--split", default="test", show_default=True, help="Which qrels file to score against.")
 @click.option("--model", "models", multiple=True, help="Embedders to compare (default: every installed one).")
 @click.option("--json", "as_json", is_flag=True, help="One JSON line per method.")
-def bench_quality(dataset: Path, split: str, models: tuple[str, ...], as_json: bool) -> None:
+@click.option("--store", "store_url", default=None,
+              help="An empty database to load the corpus into (e.g. postgresql://...). Default: a temp SQLite file.")
+def bench_quality(dataset: Path, split: str, models: tuple[str, ...], as_json: bool, store_url: str | None) -> None:
     """nDCG@10 and Recall@100 of bm25, dense and hybrid search on a BEIR dataset."""
     from paperfeed.bench.quality import run_quality_bench
 
-    for row in run_quality_bench(dataset, split=split, embedders=list(models) or None):
+    for row in run_quality_bench(dataset, split=split, embedders=list(models) or None, store_url=store_url):
         if as_json:
             click.echo(json.dumps(row))
         else:
@@ -303,7 +367,9 @@ def bench_quality(dataset: Path, split: str, models: tuple[str, ...], as_json: b
 @click.option("--data-dir", "bench_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Where to build the store (kept, so a second run reuses it). Default: a temp dir.")
 @click.option("--json", "as_json", is_flag=True)
-def bench_latency(papers: int, bench_dir: Path | None, as_json: bool) -> None:
+@click.option("--store", "store_url", default=None,
+              help="A database to build in and query (e.g. postgresql://...). Default: SQLite in the data dir.")
+def bench_latency(papers: int, bench_dir: Path | None, as_json: bool, store_url: str | None) -> None:
     """p50/p95/p99 of keyword, vector and hybrid queries at N papers, build time, peak RSS."""
     import tempfile
 
@@ -311,9 +377,9 @@ def bench_latency(papers: int, bench_dir: Path | None, as_json: bool) -> None:
 
     if bench_dir is None:
         with tempfile.TemporaryDirectory(prefix="paperfeed-latency-") as tmp:
-            result = run_latency_bench(papers, Path(tmp), progress=not as_json)
+            result = run_latency_bench(papers, Path(tmp), progress=not as_json, store_url=store_url)
     else:
-        result = run_latency_bench(papers, bench_dir, progress=not as_json)
+        result = run_latency_bench(papers, bench_dir, progress=not as_json, store_url=store_url)
     click.echo(json.dumps(result) if as_json else json.dumps(result, indent=2))
 
 

@@ -32,6 +32,8 @@ def vector_index_path(settings: Settings, model_name: str) -> Path:
 @dataclass
 class SearchEngine:
     store: Store
+    # Files beside a SQLite store; PgKeywordIndex / PgVectorIndex (store/postgres_search.py),
+    # which answer the same calls, for a PostgreSQL one.
     keyword: KeywordIndex
     vectors: VectorIndex | None = None
     embedder: Embedder | None = None
@@ -42,7 +44,6 @@ class SearchEngine:
         """Open the indexes under `<data_dir>/index/`. A model that cannot load leaves
         keyword search working and says so (`notice`), never a crash."""
         identity = store.identity()
-        keyword = KeywordIndex(settings.data_dir / "index" / "keyword", store_identity=identity)
         notice = None
         if embedder is None and settings.embed_model.lower() not in ("", "none", "off"):
             try:
@@ -50,6 +51,11 @@ class SearchEngine:
             except ConfigError as exc:
                 log.warning("semantic search is off: %s", exc)
                 notice = f"Semantic search is off ({exc.message}); showing keyword results only."
+        in_database = getattr(store, "search_backends", None)
+        if in_database is not None:  # PostgreSQL: keyword ranking and vectors live in the database
+            keyword, vectors = in_database(embedder.name if embedder else None, embedder.dim if embedder else None)
+            return cls(store=store, keyword=keyword, vectors=vectors, embedder=embedder, notice=notice)
+        keyword = KeywordIndex(settings.data_dir / "index" / "keyword", store_identity=identity)
         vectors = None
         if embedder is not None:
             vectors = VectorIndex(

@@ -53,6 +53,8 @@ def keyword_hits(
     engine: SearchEngine, parsed: ParsedQuery, *, filters: PaperFilter, limit: int, newest: bool = False
 ) -> list[SearchHit]:
     """BM25 hits; a query of filters only (`cat:cs.CL year:2024`) lists matches newest first."""
+    if hasattr(engine.keyword, "search_parsed"):  # PostgreSQL ranks inside the database
+        return engine.keyword.search_parsed(parsed, filters=filters, limit=limit, newest=newest)
     text = parsed.to_tantivy()  # user words only ever appear quoted: never read as syntax
     query = engine.keyword.parse(text) if text else None
     return engine.keyword.search(query, filters=filters, limit=limit, newest=newest or query is None)

@@ -29,13 +29,15 @@ WARMUP = 30
 MODES = ("bm25", "dense", "hybrid")
 
 
-def _settings(data_dir: Path) -> Settings:
-    return Settings.load({"data_dir": str(data_dir), "load_demo": "false"}, environ={}, dotenv=data_dir / ".env")
+def _settings(data_dir: Path, store_url: str | None = None) -> Settings:
+    """A SQLite store in `data_dir`, or the database at `store_url` (e.g. postgresql://...)."""
+    return Settings.load({"data_dir": str(data_dir), "load_demo": "false", "database_url": store_url or ""},
+                         environ={}, dotenv=data_dir / ".env")
 
 
-def build(data_dir: Path, papers: int, *, progress: bool = True) -> dict[str, float]:
+def build(data_dir: Path, papers: int, *, progress: bool = True, store_url: str | None = None) -> dict[str, float]:
     """Ingest and index `papers` generated records; skipped if the store already has them."""
-    settings = _settings(data_dir)
+    settings = _settings(data_dir, store_url)
     store = open_store(settings.database_url)
     store.migrate()
     timings: dict[str, float] = {}
@@ -65,11 +67,11 @@ def queries(count: int, seed: int = 11) -> list[str]:
     return [maker.words_(rng.randint(2, 4)) for _ in range(count)]
 
 
-def measure(data_dir: Path) -> dict[str, object]:
+def measure(data_dir: Path, store_url: str | None = None) -> dict[str, object]:
     """Run in the serving-like child process: open, warm up, time each mode."""
     from paperfeed.search import search
 
-    settings = _settings(data_dir)
+    settings = _settings(data_dir, store_url)
     store = open_store(settings.database_url)
     engine = SearchEngine.open(settings, store)
     texts = queries(QUERIES + WARMUP)
@@ -88,10 +90,11 @@ def measure(data_dir: Path) -> dict[str, object]:
     return result
 
 
-def run_latency_bench(papers: int, data_dir: Path, *, progress: bool = True) -> dict[str, object]:
-    timings = build(data_dir, papers, progress=progress)
+def run_latency_bench(papers: int, data_dir: Path, *, progress: bool = True,
+                      store_url: str | None = None) -> dict[str, object]:
+    timings = build(data_dir, papers, progress=progress, store_url=store_url)
     child = subprocess.run(
-        [sys.executable, "-m", "paperfeed.bench.latency", str(data_dir)],
+        [sys.executable, "-m", "paperfeed.bench.latency", str(data_dir), *([store_url] if store_url else [])],
         capture_output=True, text=True, check=False,
     )
     if child.returncode != 0:
@@ -102,4 +105,4 @@ def run_latency_bench(papers: int, data_dir: Path, *, progress: bool = True) -> 
 
 
 if __name__ == "__main__":  # the child process of run_latency_bench
-    print(json.dumps(measure(Path(sys.argv[1]))))
+    print(json.dumps(measure(Path(sys.argv[1]), sys.argv[2] if len(sys.argv) > 2 else None)))

@@ -14,6 +14,7 @@ from paperfeed.bench.beir import BeirSet, load_beir
 from paperfeed.bench.metrics import evaluate
 from paperfeed.config import Settings
 from paperfeed.engine import SearchEngine
+from paperfeed.errors import InvalidInput
 from paperfeed.index.embed import Embedder, load_embedder
 from paperfeed.ingest import run_ingest
 from paperfeed.search import search
@@ -33,11 +34,17 @@ def installed_embedders() -> list[str]:
     return names
 
 
-def load_corpus(beir: BeirSet, data_dir: Path) -> tuple[Settings, Store]:
-    settings = Settings.load({"data_dir": str(data_dir), "load_demo": "false", "embed_model": "none"},
-                             environ={}, dotenv=data_dir / ".env")
+def load_corpus(beir: BeirSet, data_dir: Path, store_url: str | None = None) -> tuple[Settings, Store]:
+    """The corpus ingested into a temporary SQLite file, or into the (empty) database at
+    `store_url` (e.g. postgresql://...), which then runs keyword and vector search itself."""
+    settings = Settings.load({"data_dir": str(data_dir), "load_demo": "false", "embed_model": "none",
+                              "database_url": store_url or ""}, environ={}, dotenv=data_dir / ".env")
     store = open_store(settings.database_url)
     store.migrate()
+    if store.count_papers():
+        store.close()
+        raise InvalidInput("The database at --store already holds papers; bench quality needs an empty one.",
+                           hint="Create a fresh database for the benchmark.", field="store")
     with open_maybe_gzip(beir.corpus) as stream:
         report = run_ingest(store, parse_jsonl(stream, source=f"beir-{beir.name}"))
     if report.rejected_count:
@@ -63,11 +70,12 @@ def _engine(settings: Settings, store: Store, embedder: Embedder | None) -> tupl
     return engine, time.perf_counter() - started
 
 
-def run_quality_bench(dataset: Path, *, split: str = "test", embedders: list[str] | None = None) -> Iterator[dict[str, object]]:
+def run_quality_bench(dataset: Path, *, split: str = "test", embedders: list[str] | None = None,
+                      store_url: str | None = None) -> Iterator[dict[str, object]]:
     """One result row per method: bm25, then dense-<model> and hybrid-<model> per embedder."""
     beir = load_beir(dataset, split)
     with tempfile.TemporaryDirectory(prefix="paperfeed-quality-") as tmp:
-        settings, store = load_corpus(beir, Path(tmp))
+        settings, store = load_corpus(beir, Path(tmp), store_url)
         engine, build_s = _engine(settings, store, None)
         yield {**run_method(engine, beir, "bm25", "bm25"), "index_s": round(build_s, 1)}
         for name in embedders or installed_embedders():

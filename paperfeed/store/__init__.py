@@ -88,11 +88,11 @@ def open_store(url: str) -> Store:
 
         return SqliteStore(url)
     if url.startswith(("postgresql://", "postgres://")):
-        raise ConfigError(
-            f"Database URL {url!r} names PostgreSQL, which this version does not support yet.",
-            hint="Use a sqlite:///path/to/file.sqlite3 URL (or leave PAPERFEED_DATABASE_URL empty).",
-        )
+        from paperfeed.store.postgres import PostgresStore
+
+        return PostgresStore(url)
     raise ConfigError(
         f"Database URL {url!r} is not understood.",
-        hint="Use sqlite:///path/to/file.sqlite3, or leave PAPERFEED_DATABASE_URL empty for the default.",
+        hint="Use sqlite:///path/to/file.sqlite3 or postgresql://user:password@host/dbname, "
+        "or leave PAPERFEED_DATABASE_URL empty for the default.",
     )

@@ -153,6 +153,38 @@ class SqliteStore:
             _replace_categories(conn, rev, {p.id: p.categories for p in papers})
         return refused
 
+    # -- raw rows, as stored (`paperfeed db copy`) ------------------------------------------
+    def raw_papers(self, *, after_pk: int, limit: int) -> list[dict[str, Any]]:
+        cursor = self._reader().execute(
+            f"SELECT {', '.join(['pk', *_PAPER_COLUMNS])} FROM papers WHERE pk > ? ORDER BY pk LIMIT ?", (after_pk, limit))
+        return [dict(row) for row in cursor]
+
+    def raw_categories(self, pks: Sequence[int]) -> list[tuple[int, str]]:
+        found: list[tuple[int, str]] = []
+        for chunk in _chunks([int(pk) for pk in pks], 500):
+            marks = ", ".join("?" * len(chunk))
+            found += [(row[0], row[1]) for row in self._reader().execute(
+                f"SELECT pk, category FROM paper_categories WHERE pk IN ({marks})", chunk)]
+        return sorted(found)
+
+    def insert_raw(self, rows: Sequence[dict[str, Any]], categories: Sequence[tuple[int, str]]) -> None:
+        """Rows exactly as given, pk and rev included, in one transaction."""
+        columns = ["pk", *_PAPER_COLUMNS]
+        with self._transaction() as conn:
+            conn.executemany(f"INSERT INTO papers ({', '.join(columns)}) VALUES ({', '.join(':' + c for c in columns)})",
+                             rows)
+            conn.executemany("INSERT INTO paper_categories (pk, category) VALUES (?, ?)", categories)
+
+    def max_pk(self) -> int:
+        return int(self._reader().execute("SELECT coalesce(max(pk), 0) FROM papers").fetchone()[0])
+
+    def count_rows(self, table: str) -> int:
+        assert table in ("papers", "paper_categories")
+        return int(self._reader().execute(f"SELECT count(*) FROM {table}").fetchone()[0])
+
+    def state_items(self) -> dict[str, str]:
+        return dict(self._reader().execute("SELECT key, value FROM state").fetchall())
+
     def set_state(self, key: str, value: str) -> None:
         with self._transaction() as conn:
             conn.execute(

@@ -62,6 +62,11 @@ def create_app(settings: Settings, *, engine: SearchEngine | None = None) -> Fas
     return app
 
 
+def app_from_environment() -> FastAPI:
+    """The app from PAPERFEED_* variables: what each `serve --workers N` process runs."""
+    return create_app(Settings.load())
+
+
 def _is_api(request: Request) -> bool:
     return request.url.path.startswith("/api/")
 

@@ -20,8 +20,10 @@ from tests.conftest import SHARED
 
 
 @pytest.fixture
-def run(tmp_path: Path):  # type: ignore[no-untyped-def]
-    env = {"PAPERFEED_DATA_DIR": str(tmp_path / "data"), "PAPERFEED_LOAD_DEMO": "false"}
+def run(tmp_path: Path, store_url: str):  # type: ignore[no-untyped-def]
+    """The CLI on each store (store_url: the SQLite file in data/, or a PostgreSQL database)."""
+    env = {"PAPERFEED_DATA_DIR": str(tmp_path / "data"), "PAPERFEED_LOAD_DEMO": "false",
+           "PAPERFEED_DATABASE_URL": store_url}
 
     def invoke(*args: str, input: str | None = None):  # type: ignore[no-untyped-def]
         return CliRunner().invoke(main, list(args), env=env, input=input, catch_exceptions=False)
@@ -168,3 +170,11 @@ def _count(database: Path) -> int:
             return int(conn.execute("SELECT count(*) FROM papers").fetchone()[0])
     except sqlite3.OperationalError:
         return 0
+
+
+def test_reindex_rebuilds_and_search_still_finds(run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    assert run("ingest", "jsonl", str(_beir_file(tmp_path))).exit_code == 0
+    rebuilt = run("reindex")
+    assert rebuilt.exit_code == 0 and "-d): 4 papers" in rebuilt.output
+    found = json.loads(run("search", "protein structure", "--json").output)
+    assert found["hits"][0]["id"] == "d1"
