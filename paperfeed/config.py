@@ -56,6 +56,12 @@ SPECS: tuple[SettingSpec, ...] = (
         "[transformer] extra), a model directory, or `none` for keyword-only search.",
     ),
     SettingSpec("log_level", "info", "Logging level: debug, info, warning, error."),
+    SettingSpec(
+        "cors_origins",
+        "",
+        "Origins allowed to call the JSON API and feeds from a browser (CORS), comma-separated, "
+        "or `*` for any; empty turns CORS off.",
+    ),
 )
 
 
@@ -94,6 +100,17 @@ def _parse_port(spec: SettingSpec, value: str) -> int:
     )
 
 
+def _parse_origins(spec: SettingSpec, value: str) -> tuple[str, ...]:
+    origins = tuple(o.strip().rstrip("/") for o in value.split(",") if o.strip())
+    for origin in origins:
+        if origin != "*" and not origin.startswith(("http://", "https://")):
+            raise ConfigError(
+                f"Setting {spec.env_var} has value {value!r}. {origin!r} is not an origin.",
+                hint="Use origins like https://example.org, comma-separated, or *.",
+            )
+    return origins
+
+
 @dataclass(frozen=True)
 class Settings:
     data_dir: Path
@@ -104,6 +121,7 @@ class Settings:
     arxiv_api_url: str
     embed_model: str
     log_level: str
+    cors_origins: tuple[str, ...] = ()
     raw: dict[str, str] = field(default_factory=dict, repr=False)
 
     @classmethod
@@ -142,6 +160,7 @@ class Settings:
             arxiv_api_url=raw["arxiv_api_url"],
             embed_model=raw["embed_model"].strip(),
             log_level=log_level,
+            cors_origins=_parse_origins(specs["cors_origins"], raw.get("cors_origins", "")),
             raw=dict(raw),
         )
 
