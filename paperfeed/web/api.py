@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from datetime import date
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, BeforeValidator, Field
 
 from paperfeed.engine import SearchEngine
 from paperfeed.web import views
@@ -20,6 +20,14 @@ ERRORS: dict[int | str, dict[str, Any]] = {
 }
 
 
+def _blank_is_none(value: Any) -> Any:
+    return None if isinstance(value, str) and not value.strip() else value
+
+
+# HTML forms send empty fields as `name=`: for optional parameters that means "not given".
+BLANK_IS_NONE = BeforeValidator(_blank_is_none)
+
+
 def engine_of(request: Request) -> SearchEngine:
     return request.app.state.engine  # type: ignore[no-any-return]
 
@@ -30,7 +38,7 @@ def today_of(request: Request) -> date:
 
 def home_params(
     view: str = Query("day", description=f"One of {', '.join(VIEWS)}"),
-    day: date | None = Query(None, alias="date", description="A day in the period (YYYY-MM-DD); default: the newest day with papers"),
+    day: Annotated[date | None, BLANK_IS_NONE, Query(alias="date", description="A day in the period (YYYY-MM-DD); default: the newest day with papers")] = None,
     page: int = Query(1, description="1-based page number"),
     per_page: int = Query(20, description=f"Papers per page, 1..{views.MAX_PER_PAGE}"),
 ) -> dict[str, Any]:
@@ -50,10 +58,10 @@ def get_paper(request: Request, paper_id: str) -> dict[str, Any]:
 
 def search_params(
     q: str = Query("", description="Query: words, \"phrases\", ti:/au:/abs:/cat:/year: fields, -exclusions"),
-    date_from: date | None = Query(None, description="Published on or after (YYYY-MM-DD)"),
-    date_to: date | None = Query(None, description="Published on or before (YYYY-MM-DD)"),
+    date_from: Annotated[date | None, BLANK_IS_NONE, Query(description="Published on or after (YYYY-MM-DD)")] = None,
+    date_to: Annotated[date | None, BLANK_IS_NONE, Query(description="Published on or before (YYYY-MM-DD)")] = None,
     category: str | None = Query(None, description="arXiv category, e.g. cs.CL"),
-    has_code: bool | None = Query(None, description="Only papers with (true) or without (false) a code link"),
+    has_code: Annotated[bool | None, BLANK_IS_NONE, Query(description="Only papers with (true) or without (false) a code link")] = None,
     sort: str = Query("relevance", description="relevance or newest"),
     mode: str = Query("hybrid", description="hybrid, bm25 (keywords only) or dense (meaning only)"),
     page: int = Query(1, description="1-based page number"),
@@ -70,7 +78,7 @@ def search(request: Request, params: views.SearchParams = Depends(search_params)
 
 def map_params(
     view: str = Query("month", description=f"One of {', '.join(VIEWS)}"),
-    day: date | None = Query(None, alias="date", description="A day in the period (YYYY-MM-DD); default: the newest day with papers"),
+    day: Annotated[date | None, BLANK_IS_NONE, Query(alias="date", description="A day in the period (YYYY-MM-DD); default: the newest day with papers")] = None,
 ) -> dict[str, Any]:
     return {"view": view, "day": day}
 

@@ -86,7 +86,7 @@ def _with_vectors(engine: SearchEngine, papers: list[Paper]) -> tuple[list[Paper
         if vector is not None and np.any(vector):
             kept.append(paper)
             rows.append(vector)
-    return kept, np.array(rows, dtype=np.float32).reshape(len(rows), -1)
+    return kept, np.array(rows, dtype=np.float32).reshape(len(rows), engine.vectors.dim)
 
 
 def _colours(categories: list[str]) -> dict[str, str]:

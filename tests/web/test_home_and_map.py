@@ -102,3 +102,10 @@ def test_map_page_is_svg_with_a_link_per_dot(dated_client: TestClient) -> None:
     assert "<svg" in page and "http" not in page.split("<svg", 1)[1].split("</svg>")[0].replace(
         'xmlns="http://www.w3.org/2000/svg"', "")  # nothing loaded from elsewhere
     assert dated_client.get("/api/v1/map", params={"view": "decade"}).status_code == 400
+
+
+def test_map_of_an_empty_period(dated_client: TestClient) -> None:
+    """Found by the fuzzer: a period without papers was a 500."""
+    body = dated_client.get("/api/v1/map", params={"view": "day", "date": "2026-11-01"}).json()
+    assert body["points"] == [] and body["papers_in_period"] == 0
+    assert "No papers in this day" in dated_client.get("/map", params={"view": "day", "date": "2026-11-01"}).text

@@ -84,3 +84,11 @@ def test_every_endpoint_speaks_the_one_error_envelope(dated_client: TestClient, 
     assert 400 <= response.status_code < 500, response.text
     error = response.json()["error"]
     assert set(error) == {"code", "message", "field"} and error["code"] and error["message"]
+
+
+def test_empty_form_fields_mean_not_given(dated_client: TestClient) -> None:
+    """The filter form submits every field; blank ones must not be 400s."""
+    params = {"q": "routing", "date_from": "", "date_to": "", "category": "", "has_code": "", "sort": "relevance"}
+    api = dated_client.get("/api/v1/search", params=params)
+    assert api.status_code == 200 and api.json()["hits"], api.text
+    assert dated_client.get("/", params={"date": ""}).status_code == 200
