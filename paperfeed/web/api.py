@@ -36,7 +36,7 @@ def today_of(request: Request) -> date:
     return request.app.state.today()  # type: ignore[no-any-return]
 
 
-def home_params(
+async def home_params(
     view: str = Query("day", description=f"One of {', '.join(VIEWS)}"),
     day: Annotated[date | None, BLANK_IS_NONE, Query(alias="date", description="A day in the period (YYYY-MM-DD); default: the newest day with papers")] = None,
     page: int = Query(1, description="1-based page number"),
@@ -56,7 +56,7 @@ def get_paper(request: Request, paper_id: str) -> dict[str, Any]:
     return views.paper_page(engine_of(request), paper_id).as_dict()
 
 
-def search_params(
+async def search_params(
     q: str = Query("", description="Query: words, \"phrases\", ti:/au:/abs:/cat:/year: fields, -exclusions"),
     date_from: Annotated[date | None, BLANK_IS_NONE, Query(description="Published on or after (YYYY-MM-DD)")] = None,
     date_to: Annotated[date | None, BLANK_IS_NONE, Query(description="Published on or before (YYYY-MM-DD)")] = None,
@@ -76,7 +76,7 @@ def search(request: Request, params: views.SearchParams = Depends(search_params)
     return views.search_page(engine_of(request), params).as_dict()
 
 
-def map_params(
+async def map_params(
     view: str = Query("month", description=f"One of {', '.join(VIEWS)}"),
     day: Annotated[date | None, BLANK_IS_NONE, Query(alias="date", description="A day in the period (YYYY-MM-DD); default: the newest day with papers")] = None,
 ) -> dict[str, Any]:

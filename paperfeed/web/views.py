@@ -18,6 +18,7 @@ from paperfeed.web.highlight import query_terms
 from paperfeed.web.periods import Period, check_day, is_new, period_of
 
 MAX_PER_PAGE = 100
+MAX_OFFSET = 10_000_000  # deeper than any store lists; also keeps SQL integers in range
 RELATED_PAPERS = 8
 VOTES_PLACEHOLDER = 0  # votes arrive with the community issue; until then every paper has 0
 
@@ -40,6 +41,9 @@ def check_paging(page: int, per_page: int) -> None:
         raise InvalidInput(
             f"per_page must be between 1 and {MAX_PER_PAGE}, got {per_page}.", field="per_page"
         )
+    if (page - 1) * per_page > MAX_OFFSET:
+        raise InvalidInput(f"page {page} is past the end of any list (at most {MAX_OFFSET // per_page + 1} "
+                           f"pages of {per_page}).", field="page")
 
 
 # -- home: the papers of a day, week or month ------------------------------------------------

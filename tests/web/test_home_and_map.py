@@ -68,6 +68,7 @@ def test_empty_day_says_so(dated_client: TestClient) -> None:
 @pytest.mark.parametrize(("params", "field"), [
     ({"view": "year"}, "view"), ({"date": "2026-13-01"}, "date"), ({"date": "0001-01-01"}, "date"),
     ({"date": "9999-12-31", "view": "month"}, "date"), ({"per_page": "0"}, "per_page"),
+    ({"page": "461168601842738792"}, "page"),  # found by the fuzzer: was an SQLite OverflowError
 ])
 def test_bad_home_parameters_are_400s(dated_client: TestClient, params: dict, field: str) -> None:
     api = dated_client.get("/api/v1/papers", params=params)
