@@ -36,6 +36,10 @@ def today_of(request: Request) -> date:
     return request.app.state.today()  # type: ignore[no-any-return]
 
 
+def newest_of(request: Request) -> views.NewestDay:
+    return request.app.state.newest_day  # type: ignore[no-any-return]
+
+
 async def home_params(
     view: str = Query("day", description=f"One of {', '.join(VIEWS)}"),
     day: Annotated[date | None, BLANK_IS_NONE, Query(alias="date", description="A day in the period (YYYY-MM-DD); default: the newest day with papers")] = None,
@@ -47,7 +51,8 @@ async def home_params(
 
 @router.get("/papers", summary="Papers of a day, week or month (the home page)", responses=ERRORS)
 def list_papers(request: Request, params: dict[str, Any] = Depends(home_params)) -> dict[str, Any]:
-    return views.home_page(engine_of(request), today=today_of(request), **params).as_dict()
+    return views.home_page(engine_of(request), today=today_of(request), newest_of=newest_of(request),
+                           **params).as_dict()
 
 
 @router.get("/papers/{paper_id:path}", summary="One paper, its related papers and BibTeX",
@@ -85,7 +90,7 @@ async def map_params(
 
 @router.get("/map", summary="Papers of a period on a 2D map of their embeddings", responses=ERRORS)
 def paper_map(request: Request, params: dict[str, Any] = Depends(map_params)) -> dict[str, Any]:
-    return map_page(engine_of(request), **params).as_dict()
+    return map_page(engine_of(request), newest_of=newest_of(request), **params).as_dict()
 
 
 class SubmitRequest(BaseModel):

@@ -28,6 +28,7 @@ from paperfeed.store import open_store
 from paperfeed.web import api, feed_routes, pages
 from paperfeed.web.highlight import highlight, snippet
 from paperfeed.web.static import CachedStatic
+from paperfeed.web.views import NewestDay
 from paperfeed.startup import prepare_engine
 
 log = logging.getLogger("paperfeed.web")
@@ -68,6 +69,7 @@ def create_app(
         app.state.engine = engine  # usable before start-up too (in-process fuzzing, benchmarks)
     app.state.settings = settings
     app.state.today = today
+    app.state.newest_day = NewestDay()
     app.state.arxiv_limiter = RateLimiter(3.0)  # arXiv asks for one request per 3 s
     app.state.templates = _templates()
     app.mount("/static", CachedStatic(directory=HERE / "static"), name="static")

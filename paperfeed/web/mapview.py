@@ -14,7 +14,7 @@ import numpy as np
 from paperfeed.engine import SearchEngine
 from paperfeed.models import Paper, PaperFilter
 from paperfeed.web.periods import Period, check_day, period_of
-from paperfeed.web.views import newest_day
+from paperfeed.web.views import NewestDay
 
 MAX_POINTS = 1500
 # Eight colours told apart by people with the common colour-vision deficiencies (Okabe-Ito).
@@ -57,9 +57,10 @@ class MapPage:
         }
 
 
-def map_page(engine: SearchEngine, *, view: str = "month", day: date | None = None) -> MapPage:
+def map_page(engine: SearchEngine, *, view: str = "month", day: date | None = None,
+             newest_of: NewestDay | None = None) -> MapPage:
     period = period_of(view, check_day(day)) if day else None
-    if period is None and (newest := newest_day(engine)) is not None:
+    if period is None and (newest := (newest_of or NewestDay())(engine)) is not None:
         period = period_of(view, newest)
     filters = PaperFilter(date_from=period.start, date_to=period.end) if period else PaperFilter()
     papers, total = engine.store.list_papers(filters=filters, limit=MAX_POINTS)

@@ -12,7 +12,7 @@ from starlette.concurrency import run_in_threadpool
 
 from paperfeed.errors import PaperfeedError, QuerySyntaxError
 from paperfeed.web import views
-from paperfeed.web.api import engine_of, home_params, map_params, search_params, today_of
+from paperfeed.web.api import engine_of, home_params, map_params, newest_of, search_params, today_of
 from paperfeed.web.mapview import map_page
 from paperfeed.web.submit import submit_arxiv
 
@@ -36,7 +36,7 @@ async def _form(request: Request) -> dict[str, str]:
 
 @router.get("/", response_class=HTMLResponse)
 def home(request: Request, params: dict[str, Any] = Depends(home_params)) -> HTMLResponse:
-    data = views.home_page(engine_of(request), today=today_of(request), **params)
+    data = views.home_page(engine_of(request), today=today_of(request), newest_of=newest_of(request), **params)
     return _render(request, "home.html", data=data)
 
 
@@ -59,7 +59,7 @@ def search(request: Request, params: views.SearchParams = Depends(search_params)
 
 @router.get("/map", response_class=HTMLResponse)
 def paper_map(request: Request, params: dict[str, Any] = Depends(map_params)) -> HTMLResponse:
-    return _render(request, "map.html", data=map_page(engine_of(request), **params))
+    return _render(request, "map.html", data=map_page(engine_of(request), newest_of=newest_of(request), **params))
 
 
 @router.get("/submit", response_class=HTMLResponse)

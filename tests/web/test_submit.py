@@ -20,6 +20,7 @@ def app_client(tmp_path: Path, arxiv_url: str) -> TestClient:
 
 def test_submit_by_url_fetches_stores_and_redirects(tmp_path: Path, fake_arxiv: FakeArxiv) -> None:
     with app_client(tmp_path, fake_arxiv.url) as client:
+        assert client.get("/api/v1/papers").json()["period"] is None  # empty store: no day yet
         response = client.post("/submit", data={"arxiv_id": "https://arxiv.org/abs/2401.01234v2"},
                                follow_redirects=False)
         assert response.status_code == 303, response.text
@@ -29,6 +30,8 @@ def test_submit_by_url_fetches_stores_and_redirects(tmp_path: Path, fake_arxiv: 
         assert "Sparse Attention Routing for Long-Context Language Models" in page and "Added from arXiv" in page
         hits = client.get("/api/v1/search", params={"q": "sparse attention routing", "mode": "bm25"}).json()["hits"]
         assert hits[0]["paper"]["id"] == "2401.01234"  # indexed at once
+        home = client.get("/api/v1/papers").json()  # the cached newest day follows the write
+        assert home["period"]["start"] == "2024-01-03" and home["papers"][0]["id"] == "2401.01234"
         again = client.post("/api/v1/submit", json={"arxiv_id": "2401.01234"})
         assert again.json() == {"id": "2401.01234", "url": "/papers/2401.01234",
                                 "title": "Sparse Attention Routing for Long-Context Language Models", "added": False}
