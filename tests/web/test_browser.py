@@ -88,9 +88,9 @@ def page(browser: Browser, base_url: str) -> Iterator[Page]:
     context.close()
 
 
-def shot(page: Page, name: str) -> None:
+def shot(page: Page, name: str, *, full_page: bool = True) -> None:
     SHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
+    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=full_page)
 
 
 # -- flows ----------------------------------------------------------------------------------------
@@ -104,6 +104,7 @@ def test_search_flow_from_the_header_box_to_a_paper(page: Page) -> None:
     expect(first.locator("mark").first).to_be_visible()
     assert page.locator("article.card").count() == 20
     shot(page, "search")
+    shot(page, "search-viewport", full_page=False)  # the README's picture (docs/screenshots/search.png)
     title = first.inner_text()
     first.click()
     expect(page.locator("h1")).to_have_text(title)

@@ -92,3 +92,11 @@ def test_empty_form_fields_mean_not_given(dated_client: TestClient) -> None:
     api = dated_client.get("/api/v1/search", params=params)
     assert api.status_code == 200 and api.json()["hits"], api.text
     assert dated_client.get("/", params={"date": ""}).status_code == 200
+
+
+def test_cors_setting_refuses_what_is_not_an_origin(tmp_path: Path) -> None:
+    from paperfeed.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="PAPERFEED_CORS_ORIGINS.*not an origin"):
+        dated_settings(tmp_path, cors_origins="https://ok.example, reader.example")
+    assert dated_settings(tmp_path, cors_origins=" * ").cors_origins == ("*",)
