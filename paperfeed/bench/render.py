@@ -1,9 +1,10 @@
 """`paperfeed bench render`: server-side render time of the pages at N papers.
 
 Builds (or reuses) the same N-paper store as `bench latency` (generated arXiv-like
-records, indexed with the bundled static embedder), then calls the ASGI app directly for each
-page in one event loop, as uvicorn would after reading the request (routing, the thread
-hop of sync routes, data function, template, body; no socket, no HTTP client), and reports p50/p95 wall time per page kind, plus CPU time per request (process CPU,
+records, indexed with the bundled static embedder), then calls the ASGI app directly
+for each page in one event loop, as uvicorn would after reading the request (routing,
+the thread hop of sync routes, data function, template, body; no socket, no HTTP
+client), and reports p50/p95 wall time per page kind, plus CPU time per request (process CPU,
 all threads) and the HTML size. Papers and days are drawn at random with a fixed seed.
 """
 

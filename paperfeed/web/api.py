@@ -26,6 +26,7 @@ def _blank_is_none(value: Any) -> Any:
 
 # HTML forms send empty fields as `name=`: for optional parameters that means "not given".
 BLANK_IS_NONE = BeforeValidator(_blank_is_none)
+DAY_HELP = "A day in the period (YYYY-MM-DD); default: the newest day with papers"
 
 
 def engine_of(request: Request) -> SearchEngine:
@@ -42,7 +43,7 @@ def newest_of(request: Request) -> views.NewestDay:
 
 async def home_params(
     view: str = Query("day", description=f"One of {', '.join(VIEWS)}"),
-    day: Annotated[date | None, BLANK_IS_NONE, Query(alias="date", description="A day in the period (YYYY-MM-DD); default: the newest day with papers")] = None,
+    day: Annotated[date | None, BLANK_IS_NONE, Query(alias="date", description=DAY_HELP)] = None,
     page: int = Query(1, description="1-based page number"),
     per_page: int = Query(20, description=f"Papers per page, 1..{views.MAX_PER_PAGE}"),
 ) -> dict[str, Any]:
@@ -66,7 +67,8 @@ async def search_params(
     date_from: Annotated[date | None, BLANK_IS_NONE, Query(description="Published on or after (YYYY-MM-DD)")] = None,
     date_to: Annotated[date | None, BLANK_IS_NONE, Query(description="Published on or before (YYYY-MM-DD)")] = None,
     category: str | None = Query(None, description="arXiv category, e.g. cs.CL"),
-    has_code: Annotated[bool | None, BLANK_IS_NONE, Query(description="Only papers with (true) or without (false) a code link")] = None,
+    has_code: Annotated[bool | None, BLANK_IS_NONE,
+                        Query(description="Only papers with (true) or without (false) a code link")] = None,
     sort: str = Query("relevance", description="relevance or newest"),
     mode: str = Query("hybrid", description="hybrid, bm25 (keywords only) or dense (meaning only)"),
     page: int = Query(1, description="1-based page number"),
@@ -83,7 +85,7 @@ def search(request: Request, params: views.SearchParams = Depends(search_params)
 
 async def map_params(
     view: str = Query("month", description=f"One of {', '.join(VIEWS)}"),
-    day: Annotated[date | None, BLANK_IS_NONE, Query(alias="date", description="A day in the period (YYYY-MM-DD); default: the newest day with papers")] = None,
+    day: Annotated[date | None, BLANK_IS_NONE, Query(alias="date", description=DAY_HELP)] = None,
 ) -> dict[str, Any]:
     return {"view": view, "day": day}
 

@@ -35,8 +35,8 @@ def submit_arxiv(engine: SearchEngine, settings: Settings, text: str, *,
                  limiter: arxiv_api.RateLimiter) -> Submitted:
     text = text.strip()
     if not text:
-        raise InvalidInput("Give an arXiv id or URL.", hint="For example 1706.03762 or https://arxiv.org/abs/1706.03762.",
-                           field="arxiv_id")
+        raise InvalidInput("Give an arXiv id or URL.",
+                           hint="For example 1706.03762 or https://arxiv.org/abs/1706.03762.", field="arxiv_id")
     if len(text) > MAX_INPUT_CHARS:
         raise InvalidInput(f"That is {len(text)} characters; an arXiv id or URL is much shorter.", field="arxiv_id")
     arxiv_id, _ = parse_arxiv_id(text)
