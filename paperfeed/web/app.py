@@ -16,6 +16,7 @@ from typing import AsyncIterator, Callable
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
+from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import JSONResponse, Response
 from fastapi.templating import Jinja2Templates
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -62,7 +63,7 @@ def create_app(
         summary="Research-paper discovery: search, feeds and papers as JSON.",
         version="0.1.0",
         lifespan=lifespan,
-        docs_url="/docs",
+        docs_url=None,  # served below from local files: no CDN, works offline
         redoc_url=None,
     )
     if engine is not None:
@@ -73,6 +74,7 @@ def create_app(
     app.state.arxiv_limiter = RateLimiter(3.0)  # arXiv asks for one request per 3 s
     app.state.templates = _templates()
     app.mount("/static", CachedStatic(directory=HERE / "static"), name="static")
+    _install_docs(app)
     app.include_router(api.router)
     app.include_router(feed_routes.router)
     app.include_router(pages.router)
@@ -81,6 +83,22 @@ def create_app(
                            allow_headers=["Content-Type"], max_age=3600)
     _install_error_handlers(app)
     return app
+
+
+def _install_docs(app: FastAPI) -> None:
+    """/docs: Swagger UI from the swagger-ui-bundle package's files, not from a CDN."""
+    from swagger_ui_bundle import swagger_ui_path
+
+    app.mount("/docs-assets", CachedStatic(directory=swagger_ui_path), name="swagger-ui")
+
+    @app.get("/docs", include_in_schema=False)
+    async def docs() -> Response:
+        return get_swagger_ui_html(
+            openapi_url="/openapi.json", title="paperfeed API",
+            swagger_js_url="/docs-assets/swagger-ui-bundle.js",
+            swagger_css_url="/docs-assets/swagger-ui.css",
+            swagger_favicon_url="/docs-assets/favicon-32x32.png",
+        )
 
 
 def _templates() -> Jinja2Templates:

@@ -194,6 +194,14 @@ def test_map_dots_are_links(page: Page) -> None:
     expect(page).to_have_url(re.compile(r"/papers/"))
 
 
+def test_api_docs_render_offline(page: Page) -> None:
+    requested: list[str] = []
+    page.on("request", lambda request: requested.append(request.url))
+    page.goto("/docs")
+    expect(page.get_by_text("/api/v1/search", exact=True)).to_be_visible()
+    assert requested and all(url.startswith(page.url.split("/docs")[0]) for url in requested), requested
+
+
 # -- accessibility basics ---------------------------------------------------------------------------
 PAGES = ["/", "/?view=week&date=2026-11-02", "/search?q=knowledge", "/search?q=zzzzqqq", "/map", "/submit",
          "/papers/no-such-paper"]

@@ -100,3 +100,10 @@ def test_cors_setting_refuses_what_is_not_an_origin(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="PAPERFEED_CORS_ORIGINS.*not an origin"):
         dated_settings(tmp_path, cors_origins="https://ok.example, reader.example")
     assert dated_settings(tmp_path, cors_origins=" * ").cors_origins == ("*",)
+
+
+def test_api_docs_load_nothing_from_elsewhere(dated_client: TestClient) -> None:
+    page = dated_client.get("/docs").text
+    assert "/docs-assets/swagger-ui-bundle.js" in page and "cdn" not in page.lower()
+    script = dated_client.get("/docs-assets/swagger-ui-bundle.js")
+    assert script.status_code == 200 and script.headers["etag"] and len(script.content) > 100_000
