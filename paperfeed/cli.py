@@ -396,6 +396,25 @@ def bench_mail(messages: int, sink: str, as_json: bool) -> None:
     click.echo(json.dumps(result) if as_json else "\n".join(f"{k}: {v}" for k, v in result.items()))
 
 
+@bench.command("render")
+@click.option("--papers", default=100_000, show_default=True, type=click.IntRange(100, 10_000_000))
+@click.option("--data-dir", "bench_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Where to build the store (kept, so a second run reuses it). Default: a temp dir.")
+@click.option("--json", "as_json", is_flag=True)
+def bench_render(papers: int, bench_dir: Path | None, as_json: bool) -> None:
+    """p50/p95 server-side render time of home, paper, search and feed pages at N papers."""
+    import tempfile
+
+    from paperfeed.bench.render import run_render_bench
+
+    if bench_dir is None:
+        with tempfile.TemporaryDirectory(prefix="paperfeed-render-") as tmp:
+            result = run_render_bench(papers, Path(tmp), progress=not as_json)
+    else:
+        result = run_render_bench(papers, bench_dir, progress=not as_json)
+    click.echo(json.dumps(result) if as_json else json.dumps(result, indent=2))
+
+
 @bench.command("ingest")
 @click.option("--records", default=200_000, show_default=True, type=click.IntRange(1, 50_000_000))
 @click.option("--json", "as_json", is_flag=True)

@@ -107,6 +107,12 @@ SPECS: tuple[SettingSpec, ...] = (
         "3",
         "Permanent (5xx) failures after which an address gets no more mail.",
     ),
+    SettingSpec(
+        "cors_origins",
+        "",
+        "Origins allowed to call the JSON API and feeds from a browser (CORS), comma-separated, "
+        "or `*` for any; empty turns CORS off.",
+    ),
 )
 
 ENVIRONMENTS = ("development", "production")
@@ -285,6 +291,17 @@ class MailSettings:
         )
 
 
+def _parse_origins(spec: SettingSpec, value: str) -> tuple[str, ...]:
+    origins = tuple(o.strip().rstrip("/") for o in value.split(",") if o.strip())
+    for origin in origins:
+        if origin != "*" and not origin.startswith(("http://", "https://")):
+            raise ConfigError(
+                f"Setting {spec.env_var} has value {value!r}. {origin!r} is not an origin.",
+                hint="Use origins like https://example.org, comma-separated, or *.",
+            )
+    return origins
+
+
 @dataclass(frozen=True)
 class Settings:
     data_dir: Path
@@ -299,6 +316,7 @@ class Settings:
     public_url: str
     secret_key: Secret
     mail: MailSettings
+    cors_origins: tuple[str, ...] = ()
     raw: dict[str, str] = field(default_factory=dict, repr=False)
 
     @property
@@ -352,6 +370,7 @@ class Settings:
                 specs["public_url"], raw["public_url"], fallback=fallback_url, production=production
             ),
             mail=MailSettings.from_raw(raw, specs),
+            cors_origins=_parse_origins(specs["cors_origins"], raw.get("cors_origins", "")),
             raw=dict(raw),
         )
 

@@ -224,9 +224,12 @@ class SqliteStore:
         where, params = _filter_sql(filters, alias="p")
         conn = self._reader()
         total = conn.execute(f"SELECT count(*) FROM papers p WHERE {where}", params).fetchone()[0]
+        # SQLite sorts NULL lowest, so DESC already puts undated papers last; spelling that
+        # out (`published IS NULL, ...`) stopped it walking the papers_published index
+        # (which ends in the rowid) and made it sort every match: 240 ms vs 0.2 ms at 100k.
         rows = conn.execute(
             f"SELECT * FROM papers p WHERE {where} "
-            "ORDER BY p.published IS NULL, p.published DESC, p.pk DESC LIMIT ? OFFSET ?",
+            "ORDER BY p.published DESC, p.pk DESC LIMIT ? OFFSET ?",
             [*params, limit, offset],
         ).fetchall()
         return [row_to_paper(row) for row in rows], total

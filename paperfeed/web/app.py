@@ -9,30 +9,43 @@ from __future__ import annotations
 
 import logging
 from contextlib import asynccontextmanager
+from datetime import date, datetime, timezone
 from pathlib import Path
-from typing import AsyncIterator
+from typing import AsyncIterator, Callable
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import JSONResponse, Response
-from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from paperfeed.config import Settings
 from paperfeed.errors import PaperfeedError
 from paperfeed.engine import SearchEngine
+from paperfeed.sources.arxiv_api import RateLimiter
 from paperfeed.store import open_store
-from paperfeed.web import api, pages
+from paperfeed.web import api, feed_routes, pages
+from paperfeed.web.highlight import highlight, snippet
+from paperfeed.web.static import CachedStatic
+from paperfeed.web.views import NewestDay
 from paperfeed.startup import prepare_engine
 
 log = logging.getLogger("paperfeed.web")
 HERE = Path(__file__).parent
 
 
-def create_app(settings: Settings, *, engine: SearchEngine | None = None) -> FastAPI:
+def utc_today() -> date:
+    return datetime.now(timezone.utc).date()
+
+
+def create_app(
+    settings: Settings, *, engine: SearchEngine | None = None, today: Callable[[], date] = utc_today
+) -> FastAPI:
     """Build the app. Pass a prepared `engine` to share one already open (serve, tests);
-    otherwise the store is opened, migrated and indexed at start-up."""
+    otherwise the store is opened, migrated and indexed at start-up. `today` is the clock
+    behind "new" badges and day navigation (tests pin it)."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -50,14 +63,24 @@ def create_app(settings: Settings, *, engine: SearchEngine | None = None) -> Fas
         summary="Research-paper discovery: search, feeds and papers as JSON.",
         version="0.1.0",
         lifespan=lifespan,
-        docs_url="/docs",
+        docs_url=None,  # served below from local files: no CDN, works offline
         redoc_url=None,
     )
+    if engine is not None:
+        app.state.engine = engine  # usable before start-up too (in-process fuzzing, benchmarks)
     app.state.settings = settings
-    app.state.templates = Jinja2Templates(directory=HERE / "templates")
-    app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
+    app.state.today = today
+    app.state.newest_day = NewestDay()
+    app.state.arxiv_limiter = RateLimiter(3.0)  # arXiv asks for one request per 3 s
+    app.state.templates = _templates()
+    app.mount("/static", CachedStatic(directory=HERE / "static"), name="static")
+    _install_docs(app)
     app.include_router(api.router)
+    app.include_router(feed_routes.router)
     app.include_router(pages.router)
+    if settings.cors_origins:
+        app.add_middleware(CORSMiddleware, allow_origins=list(settings.cors_origins), allow_methods=["GET", "POST"],
+                           allow_headers=["Content-Type"], max_age=3600)
     _install_error_handlers(app)
     return app
 
@@ -67,8 +90,31 @@ def app_from_environment() -> FastAPI:
     return create_app(Settings.load())
 
 
+def _install_docs(app: FastAPI) -> None:
+    """/docs: Swagger UI from the swagger-ui-bundle package's files, not from a CDN."""
+    from swagger_ui_bundle import swagger_ui_path
+
+    app.mount("/docs-assets", CachedStatic(directory=swagger_ui_path), name="swagger-ui")
+
+    @app.get("/docs", include_in_schema=False)
+    async def docs() -> Response:
+        return get_swagger_ui_html(
+            openapi_url="/openapi.json", title="paperfeed API",
+            swagger_js_url="/docs-assets/swagger-ui-bundle.js",
+            swagger_css_url="/docs-assets/swagger-ui.css",
+            swagger_favicon_url="/docs-assets/favicon-32x32.png",
+        )
+
+
+def _templates() -> Jinja2Templates:
+    templates = Jinja2Templates(directory=HERE / "templates")
+    templates.env.filters["highlight"] = highlight
+    templates.env.filters["snippet"] = snippet
+    return templates
+
+
 def _is_api(request: Request) -> bool:
-    return request.url.path.startswith("/api/")
+    return request.url.path.startswith(("/api/", "/feeds/"))
 
 
 def error_response(request: Request, *, status: int, code: str, message: str, field: str | None) -> Response:

@@ -3,18 +3,24 @@ JSON twin (api.py). Nothing here knows about HTTP or templates."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import date
 from typing import Any
+from urllib.parse import urlencode
 
 from paperfeed.errors import InvalidInput, NotFound
 from paperfeed.models import Paper, PaperFilter
 from paperfeed.engine import SearchEngine
 from paperfeed.search import SearchResults, related_papers, search
 from paperfeed.store.rows import to_iso
+from paperfeed.web.cite import bibtex
+from paperfeed.web.highlight import query_terms
+from paperfeed.web.periods import Period, check_day, is_new, period_of
 
 MAX_PER_PAGE = 100
+MAX_OFFSET = 10_000_000  # deeper than any store lists; also keeps SQL integers in range
 RELATED_PAPERS = 8
+VOTES_PLACEHOLDER = 0  # votes arrive with the community issue; until then every paper has 0
 
 
 @dataclass(frozen=True)
@@ -35,26 +41,99 @@ def check_paging(page: int, per_page: int) -> None:
         raise InvalidInput(
             f"per_page must be between 1 and {MAX_PER_PAGE}, got {per_page}.", field="per_page"
         )
+    if (page - 1) * per_page > MAX_OFFSET:
+        raise InvalidInput(f"page {page} is past the end of any list (at most {MAX_OFFSET // per_page + 1} "
+                           f"pages of {per_page}).", field="page")
 
 
+# -- home: the papers of a day, week or month ------------------------------------------------
 @dataclass(frozen=True)
-class PaperList:
+class HomePage:
+    """`period` is None when the store holds no dated paper (the demo corpus): then every
+    paper is listed newest-added first, since there is no day to show."""
+
+    period: Period | None
     papers: list[Paper]
     pagination: Pagination
+    today: date
+    newest: date | None  # the newest published day in the store
+
+    @property
+    def has_next_period(self) -> bool:
+        return self.period is not None and self.period.next().start <= max(self.today, self.newest or self.today)
+
+    def is_new(self, paper: Paper) -> bool:
+        return is_new(paper.published.date() if paper.published else None, self.today)
 
     def as_dict(self) -> dict[str, Any]:
-        return {"papers": [paper_dict(p) for p in self.papers], "pagination": self.pagination.as_dict()}
+        period = self.period
+        return {
+            "period": period.as_dict() if period else None,
+            "previous": period.previous().as_dict() if period else None,
+            "next": period.next().as_dict() if period and self.has_next_period else None,
+            "papers": [{**paper_dict(p), "new": self.is_new(p)} for p in self.papers],
+            "pagination": self.pagination.as_dict(),
+        }
 
 
+def newest_day(engine: SearchEngine) -> date | None:
+    papers, _ = engine.store.list_papers(filters=PaperFilter(), limit=1)
+    return papers[0].published.date() if papers and papers[0].published else None
+
+
+@dataclass
+class NewestDay:
+    """The newest published day, found again only after the store changed (its newest
+    write batch `rev` moved): finding it counts and sorts every paper, which at 100k
+    papers costs more than the rest of the page."""
+
+    rev: int = -1
+    day: date | None = None
+
+    def __call__(self, engine: SearchEngine) -> date | None:
+        rev = engine.store.max_rev()
+        if rev != self.rev:  # a race here only recomputes twice
+            self.day, self.rev = newest_day(engine), rev
+        return self.day
+
+
+def home_page(engine: SearchEngine, *, view: str = "day", day: date | None = None, page: int = 1,
+              per_page: int = 20, today: date, newest_of: NewestDay | None = None) -> HomePage:
+    """Papers of the period holding `day` (default: the newest day that has papers)."""
+    check_paging(page, per_page)
+    period = period_of(view, check_day(day)) if day else None
+    newest = (newest_of or NewestDay())(engine)
+    if period is None and newest is not None:
+        period = period_of(view, newest)
+    filters = PaperFilter(date_from=period.start, date_to=period.end) if period else PaperFilter()
+    offset = (page - 1) * per_page
+    papers, total = engine.store.list_papers(filters=filters, limit=per_page, offset=offset)
+    return HomePage(period, papers, Pagination(page, per_page, offset + len(papers) < total, total), today, newest)
+
+
+# -- paper page ---------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class PaperPage:
     paper: Paper
     related: list[Paper]
 
+    @property
+    def bibtex(self) -> str:
+        return bibtex(self.paper)
+
     def as_dict(self) -> dict[str, Any]:
-        return {"paper": paper_dict(self.paper, full=True), "related": [paper_dict(p) for p in self.related]}
+        return {"paper": paper_dict(self.paper, full=True), "related": [paper_dict(p) for p in self.related],
+                "bibtex": self.bibtex}
 
 
+def paper_page(engine: SearchEngine, paper_id: str) -> PaperPage:
+    paper = engine.store.get_paper(paper_id)
+    if paper is None:
+        raise NotFound(f"No paper has the id {paper_id!r}.", hint="Search for it by title.", field="paper_id")
+    return PaperPage(paper, related_papers(engine, paper.id, limit=RELATED_PAPERS))
+
+
+# -- search ---------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class SearchParams:
     """What the search box and its controls ask for; the same for page and JSON twin."""
@@ -73,12 +152,30 @@ class SearchParams:
         return PaperFilter(date_from=self.date_from, date_to=self.date_to,
                            category=self.category or None, has_code=self.has_code)
 
+    def query_string(self, *, paging: bool = True, **changes: Any) -> str:
+        """This search as URL parameters (defaults left out), e.g. for the next page."""
+        params = replace(self, **changes)
+        pairs: list[tuple[str, Any]] = [("q", params.q)]
+        for name, default in (("date_from", None), ("date_to", None), ("category", None), ("has_code", None),
+                              ("sort", "relevance"), ("mode", "hybrid")):
+            value = getattr(params, name)
+            if value not in (default, ""):
+                pairs.append((name, str(value).lower() if isinstance(value, bool) else value))
+        if paging:
+            pairs += [(n, v) for n, v, d in (("page", params.page, 1), ("per_page", params.per_page, 20)) if v != d]
+        return urlencode(pairs)
+
+    def feed_query(self) -> str:
+        """The feed of this search: the same query and filters, newest first, no paging."""
+        return self.query_string(paging=False, sort="relevance")
+
 
 @dataclass(frozen=True)
 class SearchPage:
     params: SearchParams
     results: SearchResults
     pagination: Pagination
+    terms: list[str] = field(default_factory=list)  # words to highlight
 
     @property
     def query(self) -> str:
@@ -89,8 +186,15 @@ class SearchPage:
             "query": self.query,
             "sort": self.params.sort,
             "mode": self.params.mode,
+            "filters": {
+                "date_from": self.params.date_from.isoformat() if self.params.date_from else None,
+                "date_to": self.params.date_to.isoformat() if self.params.date_to else None,
+                "category": self.params.category or None,
+                "has_code": self.params.has_code,
+            },
             "notice": self.results.notice,
             "direct": self.results.direct,
+            "terms": self.terms,
             "hits": [
                 {"rank": hit.rank, "score": round(hit.score, 6), "paper": paper_dict(paper)}
                 for hit, paper in self.results
@@ -99,22 +203,11 @@ class SearchPage:
         }
 
 
-def newest_papers(engine: SearchEngine, *, page: int = 1, per_page: int = 20) -> PaperList:
-    check_paging(page, per_page)
-    offset = (page - 1) * per_page
-    papers, total = engine.store.list_papers(filters=PaperFilter(), limit=per_page, offset=offset)
-    return PaperList(papers, Pagination(page, per_page, offset + len(papers) < total, total))
-
-
-def paper_page(engine: SearchEngine, paper_id: str) -> PaperPage:
-    paper = engine.store.get_paper(paper_id)
-    if paper is None:
-        raise NotFound(f"No paper has the id {paper_id!r}.", hint="Search for it by title.", field="paper_id")
-    return PaperPage(paper, related_papers(engine, paper.id, limit=RELATED_PAPERS))
-
-
 def search_page(engine: SearchEngine, params: SearchParams) -> SearchPage:
     check_paging(params.page, params.per_page)
+    for name in ("date_from", "date_to"):
+        if (value := getattr(params, name)) is not None:
+            check_day(value, field=name)
     offset = (params.page - 1) * params.per_page
     if not params.q.strip():
         return empty_search(params)
@@ -123,16 +216,18 @@ def search_page(engine: SearchEngine, params: SearchParams) -> SearchPage:
                      sort=params.sort, mode=params.mode)
     has_next = len(results.hits) > params.per_page
     trimmed = replace(results, hits=results.hits[: params.per_page], papers=results.papers[: params.per_page])
-    return SearchPage(params, trimmed, Pagination(params.page, params.per_page, has_next))
+    return SearchPage(params, trimmed, Pagination(params.page, params.per_page, has_next), query_terms(params.q))
 
 
 def empty_search(params: SearchParams) -> SearchPage:
     return SearchPage(params, SearchResults(params.q, [], []), Pagination(1, params.per_page, False, 0))
 
 
+# -- shared shapes ------------------------------------------------------------------------------
 def paper_dict(paper: Paper, *, full: bool = False) -> dict[str, Any]:
     data: dict[str, Any] = {
         "id": paper.id,
+        "url": f"/papers/{paper.id}",
         "title": paper.title,
         "authors": paper.authors,
         "categories": paper.categories,
@@ -141,10 +236,11 @@ def paper_dict(paper: Paper, *, full: bool = False) -> dict[str, Any]:
         "doi": paper.doi,
         "links": [{"kind": link.kind, "url": link.url} for link in paper.links],
         "has_code": paper.has_code,
+        "votes": VOTES_PLACEHOLDER,
+        "abstract": paper.abstract,
     }
     if full:
         data.update(
-            abstract=paper.abstract,
             arxiv_version=paper.arxiv_version,
             versions=[{"version": v.version, "created": to_iso(v.created)} for v in paper.versions],
             updated=to_iso(paper.updated),
@@ -153,6 +249,4 @@ def paper_dict(paper: Paper, *, full: bool = False) -> dict[str, Any]:
             source=paper.source,
             source_id=paper.source_id,
         )
-    else:
-        data["abstract"] = paper.abstract
     return data
