@@ -10,6 +10,8 @@ benchmark issue 7 asks for (`docs/email.md`).
 
 from __future__ import annotations
 
+import os
+import select
 import socket
 import subprocess
 import sys
@@ -83,7 +85,7 @@ def _timed(work: Callable[[], object], times: int) -> tuple[float, float]:
 def _deliver(data: bytes, messages: int, sink: str) -> tuple[int, float, float, int | None]:
     port = _free_port()
     command = _sink_command(sink, port)
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
     try:
         _wait_for(port)
         mailer = SmtpMailer(SmtpConfig(host="127.0.0.1", port=port, security="none", timeout=30))
@@ -93,11 +95,28 @@ def _deliver(data: bytes, messages: int, sink: str) -> tuple[int, float, float, 
             is Outcome.DELIVERED for i in range(messages))
         cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
         mailer.close()
+        # The sink prints its count when it sees the session end; wait for that line, or a
+        # loaded machine can terminate it first and the count is lost.
+        received = _read_counts(process, expected=delivered) if sink == "fast" else None
     finally:
         process.terminate()
-        output, _ = process.communicate(timeout=30)
-    counts = [int(line.split()[1]) for line in output.splitlines() if line.startswith("received ")]
-    return delivered, cpu, wall, (sum(counts) if sink == "fast" else None)
+        process.communicate(timeout=30)
+    return delivered, cpu, wall, received
+
+
+def _read_counts(process: subprocess.Popen[bytes], *, expected: int, timeout: float = 20.0) -> int:
+    """Sum the sink's per-session `received N` lines (the readiness probe is a session too)
+    until they reach `expected` or the sink falls silent for `timeout` seconds. Reads the raw
+    pipe: a buffered text reader would hide lines from select()."""
+    assert process.stdout is not None
+    fd, pending, total = process.stdout.fileno(), b"", 0
+    while total < expected and select.select([fd], [], [], timeout)[0]:
+        chunk = os.read(fd, 65536)
+        if not chunk:
+            break
+        *lines, pending = (pending + chunk).split(b"\n")
+        total += sum(int(line.split()[1]) for line in lines if line.startswith(b"received "))
+    return total
 
 
 def _sink_command(sink: str, port: int) -> list[str]:
