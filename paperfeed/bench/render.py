@@ -19,7 +19,6 @@ from typing import Awaitable, Callable
 
 from paperfeed.bench.latency import _settings, build, queries
 from paperfeed.engine import SearchEngine
-from paperfeed.models import PaperFilter
 from paperfeed.store import open_store
 
 REQUESTS = 200
@@ -52,10 +51,8 @@ def _page_urls(engine: SearchEngine, rng: random.Random) -> dict[str, list[str]]
     total = REQUESTS + WARMUP
     store = engine.store
     count = store.count_papers()
-    ids: list[str] = []
-    while len(ids) < total:  # random papers: pages of the newest-first list at random offsets
-        papers, _ = store.list_papers(filters=PaperFilter(), limit=1, offset=rng.randrange(count))
-        ids += [p.id for p in papers]
+    found = store.ids_for_pks(rng.sample(range(1, count + 1), min(count, 2 * total)))  # row numbers are 1..N
+    ids = list(found.values())[:total]
     days = sorted({p.published.date() for pid in ids[:60] if (p := store.get_paper(pid)) and p.published})
     day_of = lambda: rng.choice(days) if days else date.today()  # noqa: E731
     words = queries(total, seed=5)
@@ -64,7 +61,8 @@ def _page_urls(engine: SearchEngine, rng: random.Random) -> dict[str, list[str]]
         "home_week": [f"/?view=week&date={day_of().isoformat()}" for _ in range(total)],
         "paper": [f"/papers/{pid}" for pid in ids],
         "search": [f"/search?q={w.replace(' ', '+')}" for w in words],
-        "feed_atom": [f"/feeds/category/{c}.atom" for c in rng.choices(["cs.CL", "cs.LG", "cs.CV", "cs.IR"], k=total)],
+        "feed_atom_newest": [f"/feeds/papers.atom?limit={rng.randint(45, 50)}" for _ in range(total)],
+        "feed_atom_category": [f"/feeds/category/{c}.atom" for c in rng.choices(["cs.CL", "cs.LG", "cs.CV"], k=total)],
     }
 
 

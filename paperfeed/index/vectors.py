@@ -374,6 +374,15 @@ class VectorIndex:
             return None
         return read_rows(self.path / VECTORS, self.dim, np.array([row]))[0]
 
+    def vectors_for(self, pks: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:
+        """Stored vectors of many papers in one pass (the map page): (the pks that have a
+        vector, in the order asked, and their vectors)."""
+        state = self._current()
+        wanted = np.asarray(pks, dtype=np.int64).reshape(-1)
+        rows = state.lookup.rows_of(wanted)
+        have = rows >= 0
+        return wanted[have], read_rows(self.path / VECTORS, self.dim, rows[have])
+
     def neighbours(self, pk: int, *, limit: int, exclude_pks: Iterable[int] = ()) -> list[Hit]:
         """Papers nearest to paper `pk` ("related papers"), never `pk` itself."""
         vector = self.vector_for(pk)

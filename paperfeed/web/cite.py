@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 
 from paperfeed.models import Paper
 
@@ -16,10 +17,16 @@ def _escape(text: str) -> str:
     return _SPECIAL.sub(r"\\\1", " ".join(text.split()))
 
 
+def _ascii(text: str) -> str:
+    """Letters without their accents (Noël -> Noel): BibTeX keys must be plain ASCII."""
+    return unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
+
+
 def cite_key(paper: Paper) -> str:
     """`surname` + year + first title word, e.g. `vaswani2017attention`; `paper` when unknown."""
-    surname = _KEY_WORD.findall(paper.authors[0].split()[-1]) if paper.authors and paper.authors[0].split() else []
-    first_word = next((w for w in _KEY_WORD.findall(paper.title) if len(w) > 3), "")
+    names = paper.authors[0].split() if paper.authors else []
+    surname = _KEY_WORD.findall(_ascii(names[-1])) if names else []
+    first_word = next((w for w in _KEY_WORD.findall(_ascii(paper.title)) if len(w) > 3), "")
     year = str(paper.published.year) if paper.published else ""
     key = ("".join(surname) + year + first_word).lower()
     return key or "paper"

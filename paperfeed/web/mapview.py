@@ -79,15 +79,14 @@ def map_page(engine: SearchEngine, *, view: str = "month", day: date | None = No
 
 
 def _with_vectors(engine: SearchEngine, papers: list[Paper]) -> tuple[list[Paper], np.ndarray]:
+    """The papers that have a non-zero vector (a text without a known token has none),
+    and those vectors."""
     assert engine.vectors is not None  # checked by the caller; narrows the type
-    pks = engine.store.pks_for_ids([p.id for p in papers])
-    kept, rows = [], []
-    for paper in papers:
-        vector = engine.vectors.vector_for(pks[paper.id]) if paper.id in pks else None
-        if vector is not None and np.any(vector):
-            kept.append(paper)
-            rows.append(vector)
-    return kept, np.array(rows, dtype=np.float32).reshape(len(rows), engine.vectors.dim)
+    pk_of = engine.store.pks_for_ids([paper.id for paper in papers])
+    by_pk = {pk_of[paper.id]: paper for paper in papers if paper.id in pk_of}
+    pks, vectors = engine.vectors.vectors_for(list(by_pk))
+    keep = np.any(vectors, axis=1)
+    return [by_pk[int(pk)] for pk in pks[keep]], vectors[keep]
 
 
 def _colours(categories: list[str]) -> dict[str, str]:
@@ -109,8 +108,10 @@ def project_2d(vectors: np.ndarray, *, margin: float = 0.04) -> np.ndarray:
         coords = np.zeros((n, 2))
         coords[:, 0] = np.arange(n)
     else:
-        _, _, vt = np.linalg.svd(centred, full_matrices=False)
-        components = vt[:2]
+        # top-2 eigenvectors of the small d x d scatter matrix: the same directions as an
+        # SVD of the n x d data, in milliseconds instead of seconds at 1,500 x 256
+        _, eigenvectors = np.linalg.eigh((centred.T @ centred).astype(np.float64))
+        components = eigenvectors[:, ::-1][:, :2].T
         signs = np.sign(components[np.arange(2), np.abs(components).argmax(axis=1)])
         coords = centred @ (components * signs[:, None]).T
     low, span = coords.min(axis=0), np.ptp(coords, axis=0)

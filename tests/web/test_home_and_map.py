@@ -79,7 +79,7 @@ def test_bad_home_parameters_are_400s(dated_client: TestClient, params: dict, fi
 def test_undated_store_lists_every_paper(client: TestClient) -> None:
     body = client.get("/api/v1/papers", params={"per_page": 5}).json()
     assert body["period"] is None and body["pagination"]["total"] == 123
-    assert "listed as added rather than by day" in client.get("/").text
+    assert "listed newest-added first rather than by day" in client.get("/").text
 
 
 def test_map_places_each_paper_of_the_period(dated_client: TestClient) -> None:
