@@ -17,11 +17,13 @@ from typing import Any, BinaryIO
 from paperfeed.models import Link, Paper, Rejected, SourceItem, Version
 from paperfeed.sources.lines import (
     BadField,
+    TooLong,
     check_fetched_at,
     clean_doi,
     clean_text,
+    decode_json_object,
     doi_links,
-    iter_json_objects,
+    iter_lines,
     json_type,
     text_field,
 )
@@ -42,15 +44,23 @@ _AUTHOR_SEPARATORS = re.compile(r",\s*and\s+|\s+and\s+|,\s*")
 def parse_arxiv_snapshot(stream: BinaryIO, *, fetched_at: datetime | None = None) -> Iterator[SourceItem]:
     """Yield a Paper per snapshot line, or a Rejected naming the line and field."""
     fetched_at = check_fetched_at(fetched_at)
-    for item in iter_json_objects(stream):
-        if isinstance(item, Rejected):
-            yield item
-            continue
-        line_no, record = item
-        try:
-            yield record_to_paper(record, fetched_at=fetched_at)
-        except BadField as exc:
-            yield Rejected(where=f"line {line_no}", reason=exc.reason, field=exc.field)
+    for line_no, content in iter_lines(stream):
+        if isinstance(content, TooLong):
+            yield Rejected(where=f"line {line_no}", reason=content.reason)
+        else:
+            yield parse_line(line_no, content, fetched_at=fetched_at)
+
+
+def parse_line(line_no: int, content: bytes, *, fetched_at: datetime | None = None) -> SourceItem:
+    """One snapshot line (without its newline) -> a Paper, or a Rejected naming the line
+    and field. A plain function of its arguments, so bulk loads run it in worker processes."""
+    record = decode_json_object(content, f"line {line_no}")
+    if isinstance(record, Rejected):
+        return record
+    try:
+        return record_to_paper(record, fetched_at=fetched_at)
+    except BadField as exc:
+        return Rejected(where=f"line {line_no}", reason=exc.reason, field=exc.field)
 
 
 def record_to_paper(record: dict[str, Any], *, fetched_at: datetime | None = None) -> Paper:

@@ -1,4 +1,9 @@
-"""Conversion between Paper objects and flat database rows, shared by backends."""
+"""Conversion between Paper objects and flat database rows, shared by backends.
+
+A row is a dict of column -> value (every papers column except `pk` and `rev`, which the
+store assigns). Ingest builds rows once, possibly in worker processes (see bulk.py), and
+hands them to `write_rows`; rows cross process boundaries cheaply, Paper objects do not.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +15,7 @@ from typing import Any, Mapping
 from paperfeed.identity import title_key
 from paperfeed.models import Link, Paper, Version
 
+PaperRow = dict[str, Any]
 
 
 def to_iso(moment: datetime | None) -> str | None:
@@ -67,7 +73,7 @@ def content_hash(paper: Paper) -> str:
     return _hash_content(_content(paper))
 
 
-def paper_to_row(paper: Paper, *, ingested_at: datetime | str) -> dict[str, Any]:
+def paper_to_row(paper: Paper, *, ingested_at: datetime | str) -> PaperRow:
     """One papers-table row. `ingested_at` may come pre-formatted (one batch, one time)."""
     row = _content(paper)
     row.update(

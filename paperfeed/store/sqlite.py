@@ -9,6 +9,7 @@ contend, and other processes wait on `busy_timeout` instead of failing.
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import threading
 import uuid
@@ -20,7 +21,7 @@ from typing import Any, Iterator, Sequence
 
 from paperfeed.errors import ConfigError, StoreUnavailable
 from paperfeed.models import Paper, PaperChange, PaperFilter, StoredPaper
-from paperfeed.store.rows import paper_to_row, row_to_paper, to_iso
+from paperfeed.store.rows import PaperRow, paper_to_row, row_to_paper, to_iso
 
 _PAPER_COLUMNS = (
     "id arxiv_id arxiv_version doi title_key title abstract authors categories "
@@ -136,7 +137,10 @@ class SqliteStore:
     # -- papers: writes -----------------------------------------------------------------
     def write_papers(self, papers: Sequence[Paper], *, ingested_at: datetime) -> list[tuple[str, str]]:
         stamp = to_iso(ingested_at)
-        rows = [paper_to_row(paper, ingested_at=stamp) for paper in papers]
+        return self.write_rows([paper_to_row(paper, ingested_at=stamp) for paper in papers])
+
+    def write_rows(self, rows: Sequence[PaperRow]) -> list[tuple[str, str]]:
+        """`write_papers` for papers already turned into rows by `rows.paper_to_row`."""
         with self._transaction() as conn:
             rev = conn.execute("SELECT coalesce(max(rev), 0) + 1 FROM papers").fetchone()[0]
             for row in rows:
@@ -150,7 +154,7 @@ class SqliteStore:
                 conn.execute("ROLLBACK TO batch")
                 refused = _upsert_one_by_one(conn, rows)
             conn.execute("RELEASE batch")
-            _replace_categories(conn, rev, {p.id: p.categories for p in papers})
+            _replace_categories(conn, rev, {row["id"]: row["categories"] for row in rows})
         return refused
 
     def set_state(self, key: str, value: str) -> None:
@@ -319,12 +323,13 @@ def _upsert_one_by_one(conn: sqlite3.Connection, rows: list[dict[str, Any]]) -> 
     return refused
 
 
-def _replace_categories(conn: sqlite3.Connection, rev: int, categories: dict[str, list[str]]) -> None:
+def _replace_categories(conn: sqlite3.Connection, rev: int, categories: dict[str, str]) -> None:
+    """Rewrite the category rows of the papers this batch wrote (categories as row JSON)."""
     written = conn.execute("SELECT id, pk FROM papers WHERE rev = ?", (rev,)).fetchall()
     conn.executemany("DELETE FROM paper_categories WHERE pk = ?", [(pk,) for _, pk in written])
     conn.executemany(
         "INSERT OR IGNORE INTO paper_categories (category, pk) VALUES (?, ?)",
-        [(category, pk) for paper_id, pk in written for category in categories.get(paper_id, [])],
+        [(category, pk) for paper_id, pk in written for category in json.loads(categories.get(paper_id, "[]"))],
     )
 
 
