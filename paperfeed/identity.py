@@ -18,9 +18,11 @@ _LATEX_MARKUP = re.compile(r"[\\{}$^_]")
 
 def normalise_title(title: str) -> str:
     """Lower-case ASCII words only: 'BERT: Pre-training of  Deep...' -> 'bert pre training of deep'."""
+    if title.isascii():  # most titles: nothing to fold; the regex below drops the markup too
+        return _NON_ALNUM.sub(" ", title.lower()).strip()  # one space per run already
     folded = unicodedata.normalize("NFKD", _LATEX_MARKUP.sub(" ", title))
     ascii_only = folded.encode("ascii", "ignore").decode("ascii").lower()
-    return " ".join(_NON_ALNUM.sub(" ", ascii_only).split())
+    return _NON_ALNUM.sub(" ", ascii_only).strip()
 
 
 def _first_author_key(authors: list[str]) -> str:

@@ -20,6 +20,7 @@ from typing import Callable, Iterable, Iterator, Sequence
 from paperfeed.identity import derive_id, normalise_doi, title_key
 from paperfeed.links import classify, extract_links, normalise_url
 from paperfeed.models import Link, Paper, Rejected, SourceItem, StoredPaper
+from paperfeed.sources.lines import clean_text
 from paperfeed.store import Store, write_rows
 from paperfeed.store.rows import PaperRow, paper_to_row, row_to_paper, to_iso
 
@@ -88,8 +89,8 @@ def prepare(paper: Paper, *, fetched_at: datetime) -> Paper:
     found = extract_links(paper.abstract, paper.comments)
     # Sources hand over fresh objects, so normalise in place: dataclasses.replace costs
     # more than everything else here put together.
-    paper.title = " ".join(paper.title.split())
-    paper.abstract = " ".join(paper.abstract.split())
+    paper.title = clean_text(paper.title)
+    paper.abstract = clean_text(paper.abstract)
     paper.authors = [" ".join(name.split()) for name in paper.authors if name.strip()]
     paper.categories = list(dict.fromkeys(paper.categories))  # so merging a record with itself is a no-op
     paper.doi = normalise_doi(paper.doi)

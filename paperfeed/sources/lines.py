@@ -17,6 +17,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, BinaryIO
 
+import orjson
+
 from paperfeed.errors import InvalidInput, SourceError
 from paperfeed.models import Link, Rejected
 
@@ -32,6 +34,7 @@ _SHORT_TEXT = 200  # below this, split/join beats the fast path's fixed checks
 # escapes (or a raw DEL); \uD800-\uDFFF escapes may be lone surrogates, which json.loads
 # accepts but nothing can encode. Lines with neither (nearly all) skip the slow checks.
 _SUSPECT_ESCAPE = re.compile(r"\\u(?:00[01]|007|[dD][89a-fA-F])")
+_SUSPECT_ESCAPE_BYTES = re.compile(_SUSPECT_ESCAPE.pattern.encode("ascii"))
 _VERBATIM_KEYS = frozenset({"_id", "id"})  # never scrubbed: bad ids are refused, not altered
 _URL_SCHEMES = ("https://", "http://")
 _DOI_PREFIXES = ("https://doi.org/", "http://doi.org/", "https://dx.doi.org/", "http://dx.doi.org/", "doi:")
@@ -120,7 +123,24 @@ def iter_json_objects(
 
 
 def decode_json_object(content: bytes, where: str) -> dict[str, Any] | Rejected:
-    """Decode one UTF-8 JSON object; any defect becomes a `Rejected` naming it."""
+    """Decode one UTF-8 JSON object; any defect becomes a `Rejected` naming it.
+
+    orjson reads well-formed lines (most of a bulk file) ~3x faster than `json.loads`;
+    any line it refuses takes the standard path below, which decides and explains, so
+    both accept the same input (json's NaN, big integers, a BOM) and word errors alike.
+    """
+    try:
+        value = orjson.loads(content)
+    except (orjson.JSONDecodeError, RecursionError):
+        value = None
+    if type(value) is dict:
+        if (b"\\u" in content and _SUSPECT_ESCAPE_BYTES.search(content)) or b"\x7f" in content:
+            return sanitize_object(value, where)
+        return value
+    return _decode_json_object_slowly(content, where)
+
+
+def _decode_json_object_slowly(content: bytes, where: str) -> dict[str, Any] | Rejected:
     try:
         text = content.decode("utf-8")
     except UnicodeDecodeError as exc:

@@ -12,6 +12,8 @@ import json
 from datetime import datetime, timezone
 from typing import Any, Mapping
 
+import orjson
+
 from paperfeed.identity import title_key
 from paperfeed.models import Link, Paper, Version
 
@@ -21,9 +23,11 @@ PaperRow = dict[str, Any]
 def to_iso(moment: datetime | None) -> str | None:
     if moment is None:
         return None
-    if moment.utcoffset():
+    if moment.tzinfo is not timezone.utc and moment.utcoffset():
         moment = moment.astimezone(timezone.utc)
-    return moment.isoformat(timespec="seconds")[:19] + "Z"  # isoformat: 3x faster than strftime
+    # isoformat: 3x faster than strftime, and faster without timespec=; [:19] cuts any
+    # fraction and the offset (the value is UTC by now)
+    return moment.isoformat()[:19] + "Z"
 
 
 def from_iso(text: str | None) -> datetime | None:
@@ -33,7 +37,21 @@ def from_iso(text: str | None) -> datetime | None:
 
 
 _ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
-_dumps = _ENCODER.encode
+
+
+def _dumps(value: Any) -> str:
+    """Compact JSON, non-ASCII kept. orjson writes the same text as `_ENCODER` for the
+    lists of strings and ints encoded here, ~10x faster; anything it refuses (a lone
+    surrogate, a non-string key) goes to the standard encoder, which decides as before."""
+    try:
+        return orjson.dumps(value).decode("utf-8")
+    except TypeError:  # orjson.JSONEncodeError
+        return _ENCODER.encode(value)
+
+
+def _dumps_extra(extra: dict[str, Any]) -> str:
+    # Source-specific values (floats, big ints) may print differently in orjson: keep json.
+    return _ENCODER.encode(extra) if extra else "{}"
 
 
 # The columns a reader sees; their serialised values are also what content_hash hashes.
@@ -58,7 +76,7 @@ def _content(paper: Paper) -> dict[str, Any]:
         "links": _dumps([[link.kind, link.url] for link in paper.links]),
         "comments": paper.comments,
         "journal_ref": paper.journal_ref,
-        "extra": _dumps(paper.extra),
+        "extra": _dumps_extra(paper.extra),
     }
 
 
