@@ -127,11 +127,12 @@ def run_bulk_ingest(
     *,
     batch_size: int = 2000,
     workers: int | None = None,
+    chunk_lines: int = CHUNK_LINES,
     on_progress: Callable[[int], None] | None = None,
 ) -> IngestReport:
     """`run_ingest` over a JSON-lines stream, parsing in `workers` processes (default:
     one per core). Same outcomes, same guarantees, same report."""
     now = datetime.now(timezone.utc)
     count = default_workers() if workers is None else workers
-    rows = prepared_rows(stream, parse_line, now=now, workers=count)
+    rows = prepared_rows(stream, parse_line, now=now, workers=count, chunk_lines=chunk_lines)
     return run_ingest(store, rows, batch_size=batch_size, clock=lambda: now, on_progress=on_progress)
