@@ -49,9 +49,17 @@ def _dumps(value: Any) -> str:
         return _ENCODER.encode(value)
 
 
+_PLAIN = (str, int, bool, type(None))  # values orjson and json print alike (ints up to 64 bits)
+
+
 def _dumps_extra(extra: dict[str, Any]) -> str:
-    # Source-specific values (floats, big ints) may print differently in orjson: keep json.
-    return _ENCODER.encode(extra) if extra else "{}"
+    """Source-specific values: orjson when they are plain (the usual submitter/licence
+    strings); floats and nested values, which may print differently, go to json."""
+    if not extra:
+        return "{}"
+    if all(type(value) in _PLAIN for value in extra.values()):
+        return _dumps(extra)
+    return _ENCODER.encode(extra)
 
 
 # The columns a reader sees; their serialised values are also what content_hash hashes.
