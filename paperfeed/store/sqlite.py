@@ -181,7 +181,8 @@ class SqliteStore:
                 marks = ", ".join("?" * len(chunk))
                 sql = f"SELECT * FROM papers WHERE {column} IN ({marks})"
                 for row in self._reader().execute(sql, chunk):
-                    found[row["id"]] = StoredPaper(row_to_paper(row), row["content_hash"])
+                    if row["id"] not in found:  # a paper often matches on all three keys
+                        found[row["id"]] = StoredPaper(row_to_paper(row), row["content_hash"])
         return list(found.values())
 
     def get_paper(self, paper_id: str) -> Paper | None:
