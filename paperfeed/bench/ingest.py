@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 import resource
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -50,6 +51,13 @@ def _timed(work: Callable[[], object]) -> tuple[object, float, float, float]:
     )
 
 
+def _note(phase: str, records: int, wall: float, cpu: float) -> None:
+    """One line per finished phase on stderr, so a long run under load shows its figures as
+    they come (the full result is printed at the end)."""
+    print(f"  {phase}: {records / wall:,.0f} records/s wall, {records / cpu:,.0f} per CPU-second",
+          file=sys.stderr, flush=True)
+
+
 def _load(store: Store, source: Path, workers: int, records: int, progress: bool) -> IngestReport:
     with source.open("rb") as stream:
         show = counter(f"ingested ({workers} workers)", records) if progress else None
@@ -70,15 +78,18 @@ def run_ingest_bench(records: int, *, progress: bool = True, workers: int | None
                 return sum(1 for item in parse_arxiv_snapshot(stream) if isinstance(item, Paper))
 
         parsed, parse_s, parse_cpu, _ = _timed(parse_all)
+        _note("parse only", records, parse_s, parse_cpu)
 
         one_store = open_store(f"sqlite:///{folder / 'one-process.sqlite3'}")
         one_store.migrate()
         _, single_s, single_cpu, _ = _timed(lambda: _load(one_store, source, 0, records, progress))
+        _note("ingest in one process", records, single_s, single_cpu)
         one_store.close()
 
         store = open_store(f"sqlite:///{folder / 'bench.sqlite3'}")
         store.migrate()
         report, ingest_s, main_cpu, workers_cpu = _timed(lambda: _load(store, source, workers, records, progress))
+        _note(f"ingest with {workers} workers", records, ingest_s, main_cpu + workers_cpu)
 
         started = time.perf_counter()
         keyword = KeywordIndex(folder / "keyword", store_identity=store.identity())
