@@ -10,11 +10,11 @@ from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import BinaryIO, Callable, Iterator
 
+from paperfeed.bulk import LineParser, run_bulk_ingest
 from paperfeed.config import Settings
 from paperfeed.errors import InvalidInput, SourceError
 from paperfeed.ingest import IngestReport, ingest_batch, prepare, run_ingest
 from paperfeed.models import SourceItem
-from paperfeed.bulk import LineParser, run_bulk_ingest
 from paperfeed.sources import arxiv_snapshot
 from paperfeed.sources.arxiv_snapshot import parse_arxiv_snapshot
 from paperfeed.sources.hf_daily import parse_hf_daily

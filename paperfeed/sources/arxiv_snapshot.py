@@ -22,7 +22,7 @@ from paperfeed.sources.lines import (
     check_fetched_at,
     clean_doi,
     clean_text,
-    decode_json_object,
+    decode_json_object_fast,
     doi_links,
     iter_lines,
     json_type,
@@ -49,7 +49,7 @@ def parse_arxiv_snapshot(stream: BinaryIO, *, fetched_at: datetime | None = None
 def parse_line(line_no: int, content: bytes, *, fetched_at: datetime | None = None) -> SourceItem:
     """One snapshot line (without its newline) -> a Paper, or a Rejected naming the line
     and field. A plain function of its arguments, so bulk loads run it in worker processes."""
-    record = decode_json_object(content, f"line {line_no}")
+    record = decode_json_object_fast(content, f"line {line_no}")
     if isinstance(record, Rejected):
         return record
     try:

@@ -122,12 +122,14 @@ def iter_json_objects(
         yield value if isinstance(value, Rejected) else (line_no, value)
 
 
-def decode_json_object(content: bytes, where: str) -> dict[str, Any] | Rejected:
-    """Decode one UTF-8 JSON object; any defect becomes a `Rejected` naming it.
+def decode_json_object_fast(content: bytes, where: str) -> dict[str, Any] | Rejected:
+    """`decode_json_object` through orjson (~2x faster on a snapshot line), for sources
+    whose fields are strings and lists of strings, such as the arXiv snapshot.
 
-    orjson reads well-formed lines (most of a bulk file) ~3x faster than `json.loads`;
-    any line it refuses takes the standard path below, which decides and explains, so
-    both accept the same input (json's NaN, big integers, a BOM) and word errors alike.
+    Any line orjson refuses takes the standard path, which decides and explains, so
+    both accept the same input (json's NaN, a BOM) and word errors alike. The one
+    difference: orjson reads an integer beyond 64 bits as a float, which such a source
+    refuses either way (a number where a string belongs).
     """
     try:
         value = orjson.loads(content)
@@ -137,10 +139,11 @@ def decode_json_object(content: bytes, where: str) -> dict[str, Any] | Rejected:
         if (b"\\u" in content and _SUSPECT_ESCAPE_BYTES.search(content)) or b"\x7f" in content:
             return sanitize_object(value, where)
         return value
-    return _decode_json_object_slowly(content, where)
+    return decode_json_object(content, where)
 
 
-def _decode_json_object_slowly(content: bytes, where: str) -> dict[str, Any] | Rejected:
+def decode_json_object(content: bytes, where: str) -> dict[str, Any] | Rejected:
+    """Decode one UTF-8 JSON object; any defect becomes a `Rejected` naming it."""
     try:
         text = content.decode("utf-8")
     except UnicodeDecodeError as exc:
