@@ -140,8 +140,7 @@ class _BatchIndex:
     row it arrived as; a Paper is rebuilt only when a merge needs one.
     """
 
-    def __init__(self, stored: Iterable[StoredPaper], stamp: str) -> None:
-        self.stamp = stamp
+    def __init__(self, stored: Iterable[StoredPaper]) -> None:
         self.papers: dict[str, Paper] = {}  # built on demand
         self.rows: dict[str, PaperRow] = {}  # this batch's rows (no Paper built yet)
         self.hashes: dict[str, str] = {}  # content hash of every paper held
@@ -253,8 +252,7 @@ def ingest_rows(store: Store, rows: Sequence[PaperRow], report: IngestReport, *,
             arxiv_ids=[row["arxiv_id"] for row in rows if row["arxiv_id"]],
             dois=[row["doi"] for row in rows if row["doi"]],
             title_keys=[row["title_key"] for row in rows if row["title"]],
-        ),
-        stamp,
+        )
     )
     changed: dict[str, PaperRow] = {}
     outcomes: dict[str, list[str]] = {}
