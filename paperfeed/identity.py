@@ -12,15 +12,47 @@ from functools import lru_cache
 
 from paperfeed.models import Paper
 
+# arXiv ids. New style (since 2007-04): YYMM.NNNN (to 2014) or YYMM.NNNNN, month 01-12.
+# Old style: archive[.SUBJ]/YYMMNNN, e.g. hep-th/9901001, math.GT/0309136.
+_NEW_ARXIV_ID = r"(?P<new>\d{2}(?:0[1-9]|1[0-2])\.\d{4,5})"
+_OLD_ARXIV_ID = r"(?P<old>(?P<archive>[a-z]+(?:-[a-z]+)?)(?:\.[A-Z]{2})?/\d{2}(?:0[1-9]|1[0-2])\d{3})"
+_ARXIV_ID = re.compile(
+    r"(?:(?:https?://)?(?:www\.|export\.)?arxiv\.org/(?:abs|pdf)/|arxiv:)?"
+    rf"(?:{_NEW_ARXIV_ID}|{_OLD_ARXIV_ID})(?:v(?P<version>[1-9]\d*))?(?:\.pdf)?/?",
+    re.IGNORECASE,
+)
+ARXIV_ID_EXAMPLES = "2401.01234, 2401.01234v2, arXiv:2401.01234 or hep-th/9901001"
 _NON_ALNUM = re.compile(r"[^0-9a-z]+")
 _LATEX_MARKUP = re.compile(r"[\\{}$^_]")
 
 
+class NotAnArxivId(ValueError):
+    """The text is not an arXiv id; callers turn it into their own error (a rejected
+    record's field, a 4xx naming the parameter)."""
+
+
+def parse_arxiv_id(text: str) -> tuple[str, int | None]:
+    """(id, version or None) from any common spelling of an arXiv id: bare
+    ("2401.01234v2"), prefixed ("arXiv:2401.01234"), or an abs/pdf URL. Old ids lose their
+    subject class ("math.GT/0309136" -> "math/0309136"), arXiv's canonical form, so the
+    same paper gets the same id from every source. The one arXiv-id parser: every source
+    and the search box use it."""
+    match = _ARXIV_ID.fullmatch(text.strip()) if isinstance(text, str) else None
+    if match is None:
+        raise NotAnArxivId(f"{str(text)[:100]!r} is not an arXiv id (expected e.g. {ARXIV_ID_EXAMPLES})")
+    version = int(match["version"]) if match["version"] else None
+    if match["new"]:
+        return match["new"], version
+    return f"{match['archive'].lower()}/{match['old'].rsplit('/', 1)[1]}", version
+
+
 def normalise_title(title: str) -> str:
     """Lower-case ASCII words only: 'BERT: Pre-training of  Deep...' -> 'bert pre training of deep'."""
+    if title.isascii():  # most titles: nothing to fold; the regex below drops the markup too
+        return _NON_ALNUM.sub(" ", title.lower()).strip()  # one space per run already
     folded = unicodedata.normalize("NFKD", _LATEX_MARKUP.sub(" ", title))
     ascii_only = folded.encode("ascii", "ignore").decode("ascii").lower()
-    return " ".join(_NON_ALNUM.sub(" ", ascii_only).split())
+    return _NON_ALNUM.sub(" ", ascii_only).strip()
 
 
 def _first_author_key(authors: list[str]) -> str:

@@ -20,8 +20,9 @@ from typing import Callable, Iterable, Iterator, Sequence
 from paperfeed.identity import derive_id, normalise_doi, title_key
 from paperfeed.links import classify, extract_links, normalise_url
 from paperfeed.models import Link, Paper, Rejected, SourceItem, StoredPaper
-from paperfeed.store import Store
-from paperfeed.store.rows import content_hash
+from paperfeed.sources.lines import clean_text
+from paperfeed.store import Store, write_rows
+from paperfeed.store.rows import PaperRow, paper_to_row, row_to_paper, to_iso
 
 MAX_REJECTIONS_KEPT = 1000
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
@@ -88,9 +89,10 @@ def prepare(paper: Paper, *, fetched_at: datetime) -> Paper:
     found = extract_links(paper.abstract, paper.comments)
     # Sources hand over fresh objects, so normalise in place: dataclasses.replace costs
     # more than everything else here put together.
-    paper.title = " ".join(paper.title.split())
-    paper.abstract = " ".join(paper.abstract.split())
+    paper.title = clean_text(paper.title)
+    paper.abstract = clean_text(paper.abstract)
     paper.authors = [" ".join(name.split()) for name in paper.authors if name.strip()]
+    paper.categories = list(dict.fromkeys(paper.categories))  # so merging a record with itself is a no-op
     paper.doi = normalise_doi(paper.doi)
     paper.links = _merge_links(given, found)
     paper.fetched_at = paper.fetched_at or fetched_at
@@ -132,96 +134,153 @@ def merge(existing: Paper, incoming: Paper) -> Paper:
 
 
 class _BatchIndex:
-    """Dedup lookups over the stored matches and the papers merged so far in this batch."""
+    """Dedup lookups over the stored matches and the rows written so far in this batch.
+
+    Holds rows, not papers: a record with no match (most of a bulk load) is written as the
+    row it arrived as; a Paper is rebuilt only when a merge needs one.
+    """
 
     def __init__(self, stored: Iterable[StoredPaper]) -> None:
-        self.papers: dict[str, Paper] = {}
-        self.hashes: dict[str, str | None] = {}  # content hash of each paper; None = not yet computed
+        self.papers: dict[str, Paper] = {}  # built on demand
+        self.rows: dict[str, PaperRow] = {}  # this batch's rows (no Paper built yet)
+        self.hashes: dict[str, str] = {}  # content hash of every paper held
+        self.idents: dict[str, _Ident] = {}
         self.keys: dict[tuple[str, str], str] = {}
         for item in stored:
-            self.put(item.paper, item.content_hash)
+            paper = item.paper
+            self.papers[paper.id] = paper
+            keys = _keys(paper.arxiv_id, paper.doi, title_key(paper) if paper.title else None)
+            self._remember(paper.id, item.content_hash, _ident_of_paper(paper), keys)
 
-    def hash_of(self, paper: Paper) -> str:
-        digest = self.hashes.get(paper.id)
-        if digest is None:
-            digest = self.hashes[paper.id] = content_hash(paper)
-        return digest
+    def _remember(self, paper_id: str, digest: str, ident: _Ident, keys: list[tuple[str, str]]) -> None:
+        self.hashes[paper_id] = digest
+        self.idents[paper_id] = ident
+        for key in keys:
+            self.keys.setdefault(key, paper_id)
 
-    def put(self, paper: Paper, digest: str | None) -> None:
-        self.papers[paper.id] = paper
-        self.hashes[paper.id] = digest
-        for key in _dedup_keys(paper):
-            self.keys.setdefault(key, paper.id)
+    def put(self, row: PaperRow) -> None:
+        paper_id = row["id"]
+        self.rows[paper_id] = row
+        self.papers.pop(paper_id, None)
+        self._remember(paper_id, row["content_hash"], _ident_of_row(row), _row_keys(row))
 
-    def find(self, paper: Paper) -> Paper | None:
-        if paper.id in self.papers:
-            return self.papers[paper.id]
-        for key in _dedup_keys(paper):
-            candidate = self.papers.get(self.keys.get(key, ""))
-            if candidate is not None and _may_be_same(candidate, paper):
-                return candidate
+    def paper(self, paper_id: str) -> Paper:
+        paper = self.papers.get(paper_id)
+        if paper is None:
+            paper = self.papers[paper_id] = row_to_paper(self.rows[paper_id])
+        return paper
+
+    def find(self, row: PaperRow) -> str | None:
+        """The id of the paper this row is a record of, or None for a new paper."""
+        if row["id"] in self.hashes:
+            return row["id"]  # type: ignore[no-any-return]
+        ident = _ident_of_row(row)
+        for key in _row_keys(row):
+            owner = self.keys.get(key)
+            if owner is not None and _may_be_same(self.idents[owner], ident):
+                return owner
         return None
 
+    def foreign_doi(self, doi: str | None, paper_id: str) -> bool:
+        """True when another paper already owns this DOI."""
+        owner = self.keys.get(("doi", doi)) if doi else None
+        return owner is not None and owner != paper_id
 
-def _may_be_same(a: Paper, b: Paper) -> bool:
+
+# What says two records are different papers: (arxiv_id, doi, source, source_id).
+_Ident = tuple[str | None, str | None, str, str]
+
+
+def _ident_of_paper(paper: Paper) -> _Ident:
+    return (paper.arxiv_id, paper.doi, paper.source, paper.source_id)
+
+
+def _ident_of_row(row: PaperRow) -> _Ident:
+    return (row["arxiv_id"], row["doi"], row["source"], row["source_id"])
+
+
+def _may_be_same(a: _Ident, b: _Ident) -> bool:
     """False when the records carry identifiers that say they are different papers
     (two arXiv ids, two DOIs, or two ids from one source), whatever their titles."""
-    if a.arxiv_id and a.arxiv_id == b.arxiv_id:
+    a_arxiv, a_doi, a_source, a_source_id = a
+    b_arxiv, b_doi, b_source, b_source_id = b
+    if a_arxiv and a_arxiv == b_arxiv:
         return True
-    if a.arxiv_id and b.arxiv_id:
+    if a_arxiv and b_arxiv:
         return False
-    if a.doi and b.doi:
-        return a.doi == b.doi
-    if a.source == b.source and a.source_id and b.source_id:
-        return a.source_id == b.source_id
+    if a_doi and b_doi:
+        return a_doi == b_doi
+    if a_source == b_source and a_source_id and b_source_id:
+        return a_source_id == b_source_id
     return True
 
 
-def _dedup_keys(paper: Paper) -> list[tuple[str, str]]:
+def _keys(arxiv_id: str | None, doi: str | None, key_of_title: str | None) -> list[tuple[str, str]]:
     keys = []
-    if paper.arxiv_id:
-        keys.append(("arxiv", paper.arxiv_id))
-    if paper.doi:
-        keys.append(("doi", paper.doi))
-    if paper.title:
-        keys.append(("title", title_key(paper)))
+    if arxiv_id:
+        keys.append(("arxiv", arxiv_id))
+    if doi:
+        keys.append(("doi", doi))
+    if key_of_title:
+        keys.append(("title", key_of_title))
     return keys
 
 
-def _drop_foreign_doi(paper: Paper, index: _BatchIndex) -> Paper:
-    """A DOI already owned by a different paper is metadata noise; keep the paper, drop the DOI."""
-    owner = index.keys.get(("doi", paper.doi)) if paper.doi else None
-    if owner is not None and owner != paper.id:
-        return dataclasses.replace(paper, doi=None)
-    return paper
+def _row_keys(row: PaperRow) -> list[tuple[str, str]]:
+    return _keys(row["arxiv_id"], row["doi"], row["title_key"] if row["title"] else None)
+
+
+def _without_doi(row: PaperRow, stamp: str) -> PaperRow:
+    """A DOI already owned by a different paper is metadata noise: keep the paper, drop the DOI."""
+    paper = row_to_paper(row)
+    paper.doi = None
+    return paper_to_row(paper, ingested_at=stamp)
 
 
 def ingest_batch(store: Store, papers: Sequence[Paper], report: IngestReport, *, now: datetime) -> None:
-    """Dedup and write one batch in one transaction, counting an outcome per record."""
+    """Dedup and write one batch of prepared papers in one transaction."""
+    stamp = to_iso(now)
+    ingest_rows(store, [paper_to_row(paper, ingested_at=stamp) for paper in papers], report, now=now)
+
+
+def ingest_rows(store: Store, rows: Sequence[PaperRow], report: IngestReport, *, now: datetime) -> None:
+    """Dedup and write one batch of prepared rows in one transaction, counting an outcome
+    per record: added, updated (a merge changed the stored paper) or unchanged."""
+    stamp = to_iso(now) or ""
     index = _BatchIndex(
         store.find_matches(
-            arxiv_ids=[p.arxiv_id for p in papers if p.arxiv_id],
-            dois=[p.doi for p in papers if p.doi],
-            title_keys=[title_key(p) for p in papers if p.title],
+            arxiv_ids=[row["arxiv_id"] for row in rows if row["arxiv_id"]],
+            dois=[row["doi"] for row in rows if row["doi"]],
+            title_keys=[row["title_key"] for row in rows if row["title"]],
         )
     )
-    changed: dict[str, Paper] = {}
+    changed: dict[str, PaperRow] = {}
     outcomes: dict[str, list[str]] = {}
-    for paper in papers:
-        target = index.find(paper)
-        merged = merge(target, paper) if target else paper
-        merged = _drop_foreign_doi(merged, index)
-        digest = None  # hashing is skipped for new papers: most of a bulk load
+    for row in rows:
+        target = index.find(row)
         if target is None:
-            outcome = "added"
+            if index.foreign_doi(row["doi"], row["id"]):
+                row = _without_doi(row, stamp)
+            outcome, written = "added", row
+        elif row["content_hash"] == index.hashes[target]:
+            outcome, written = "unchanged", None  # the same content again: merging changes nothing
         else:
-            digest = content_hash(merged)
-            outcome = "unchanged" if digest == index.hash_of(target) else "updated"
-        if outcome != "unchanged":
-            index.put(merged, digest)
-            changed[merged.id] = merged
-        outcomes.setdefault(merged.id, []).append(outcome)
-    refused = dict(store.write_papers(list(changed.values()), ingested_at=now))
+            merged = merge(index.paper(target), row_to_paper(row))
+            if index.foreign_doi(merged.doi, merged.id):
+                merged.doi = None
+            written = paper_to_row(merged, ingested_at=stamp)
+            outcome = "unchanged" if written["content_hash"] == index.hashes[target] else "updated"
+            if outcome == "unchanged":
+                written = None
+        if written is not None:
+            index.put(written)
+            changed[written["id"]] = written
+        outcomes.setdefault(target or row["id"], []).append(outcome)
+    refused = dict(write_rows(store, list(changed.values())))
+    _count(report, outcomes, refused)
+
+
+def _count(report: IngestReport, outcomes: dict[str, list[str]], refused: dict[str, str]) -> None:
     for paper_id, results in outcomes.items():
         if paper_id in refused:
             for _ in results:
@@ -233,15 +292,22 @@ def ingest_batch(store: Store, papers: Sequence[Paper], report: IngestReport, *,
                 report.added_ids.append(paper_id)
 
 
-def _batches(
-    items: Iterable[SourceItem], size: int, report: IngestReport, now: datetime
-) -> Iterator[list[Paper]]:
-    batch: list[Paper] = []
+def prepare_row(paper: Paper, *, now: datetime, stamp: str) -> PaperRow:
+    """A source paper normalised (see `prepare`) and turned into the row the store writes."""
+    return paper_to_row(prepare(paper, fetched_at=now), ingested_at=stamp)
+
+
+def _row_batches(
+    items: Iterable[SourceItem | PaperRow], size: int, report: IngestReport, now: datetime
+) -> Iterator[list[PaperRow]]:
+    """Batches of rows; papers are prepared on the way, rejections counted."""
+    stamp = to_iso(now) or ""
+    batch: list[PaperRow] = []
     for item in items:
         if isinstance(item, Rejected):
             report.reject(item)
             continue
-        batch.append(prepare(item, fetched_at=now))
+        batch.append(prepare_row(item, now=now, stamp=stamp) if isinstance(item, Paper) else item)
         if len(batch) >= size:
             yield batch
             batch = []
@@ -251,17 +317,18 @@ def _batches(
 
 def run_ingest(
     store: Store,
-    items: Iterable[SourceItem],
+    items: Iterable[SourceItem | PaperRow],
     *,
     batch_size: int = 2000,
     clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc),
     on_progress: Callable[[int], None] | None = None,
 ) -> IngestReport:
-    """Load source items into the store; returns per-record outcomes."""
+    """Load source items (papers, rejections, or rows from `prepare_row`) into the store;
+    returns per-record outcomes."""
     report = IngestReport()
     now = clock()
-    for batch in _batches(items, batch_size, report, now):
-        ingest_batch(store, batch, report, now=now)
+    for batch in _row_batches(items, batch_size, report, now):
+        ingest_rows(store, batch, report, now=now)
         if on_progress is not None:
             on_progress(report.records)
     return report

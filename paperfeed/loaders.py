@@ -10,10 +10,12 @@ from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import BinaryIO, Callable, Iterator
 
+from paperfeed.bulk import LineParser, run_bulk_ingest
 from paperfeed.config import Settings
 from paperfeed.errors import InvalidInput, SourceError
 from paperfeed.ingest import IngestReport, ingest_batch, prepare, run_ingest
 from paperfeed.models import SourceItem
+from paperfeed.sources import arxiv_snapshot
 from paperfeed.sources.arxiv_snapshot import parse_arxiv_snapshot
 from paperfeed.sources.hf_daily import parse_hf_daily
 from paperfeed.sources.jsonl import parse_jsonl
@@ -27,6 +29,8 @@ FILE_PARSERS: dict[str, Parser] = {
     "jsonl": parse_jsonl,
     "beir": parse_jsonl,
 }
+# Line-per-record sources whose parsing bulk loads spread over worker processes.
+LINE_PARSERS: dict[str, LineParser] = {"arxiv-snapshot": arxiv_snapshot.parse_line}
 DEFAULT_ARXIV_LOOKBACK_DAYS = 7
 
 
@@ -55,7 +59,11 @@ def _progress_open(file: Path):  # type: ignore[no-untyped-def]
     return rich_open(file, "rb", description=f"ingesting {file.name}")
 
 
-def ingest_file(store: Store, source: str, path: str | None, *, batch_size: int = 2000) -> IngestReport:
+def ingest_file(
+    store: Store, source: str, path: str | None, *, batch_size: int = 2000, workers: int | None = None
+) -> IngestReport:
+    """Load a file (or stdin for '-'); line-per-record sources parse in `workers` processes
+    (default: one per core; 0 parses in this process)."""
     if source == "demo":
         from paperfeed.startup import load_demo_corpus
 
@@ -64,6 +72,8 @@ def ingest_file(store: Store, source: str, path: str | None, *, batch_size: int 
     with ExitStack() as stack:
         stream = _open_input(path, stack)
         try:
+            if source in LINE_PARSERS:
+                return run_bulk_ingest(store, stream, LINE_PARSERS[source], batch_size=batch_size, workers=workers)
             return run_ingest(store, parser(stream), batch_size=batch_size)
         except (OSError, EOFError, gzip.BadGzipFile) as exc:
             raise SourceError(f"Cannot read {path}: {exc}.", hint="Check the file is complete.") from exc

@@ -74,3 +74,28 @@ def test_merge_is_stable_when_a_record_is_applied_again() -> None:
     merged = merge(merge(hf, api), hf)
     assert merged == merge(hf, api)
     assert merged.doi == "10.1/t" and merged.has_code and merged.extra == {"hf_upvotes": 5}
+
+
+class _PapersOnlyBackend:
+    """A store backend without the optional `write_rows` (as a new backend may start)."""
+
+    def __init__(self, inner: Store) -> None:
+        self._inner = inner
+
+    def __getattr__(self, name: str) -> object:
+        if name == "write_rows":
+            raise AttributeError(name)
+        return getattr(self._inner, name)
+
+
+def test_backend_without_write_rows_gets_the_same_outcomes(store: Store) -> None:
+    backend = _PapersOnlyBackend(store)
+    assert not hasattr(backend, "write_rows")
+    v1 = make_paper("Old title", arxiv_id="2401.00001", arxiv_version=1, versions=[Version(1, T1)], updated=T1)
+    v2 = make_paper("New title", arxiv_id="2401.00001", arxiv_version=2, versions=[Version(2, T2)], updated=T2)
+    first = run_ingest(backend, [v1, make_paper("Other", doi="10.5/o")], batch_size=1)  # type: ignore[arg-type]
+    assert (first.added, first.updated) == (2, 0)
+    second = run_ingest(backend, [v2, v1, make_paper("Other", doi="10.5/o")])  # type: ignore[arg-type]
+    assert (second.added, second.updated, second.unchanged) == (0, 1, 2)
+    paper = store.get_paper("2401.00001")
+    assert paper is not None and paper.title == "New title" and store.max_rev() == 3

@@ -15,6 +15,7 @@ import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
+from paperfeed import identity
 from paperfeed.errors import InvalidInput, SourceError
 from paperfeed.models import Link, Paper, Rejected, Version
 
@@ -25,17 +26,8 @@ NS = {
     "arxiv": "http://arxiv.org/schemas/atom",
 }
 _FEED_TAG = f"{{{NS['atom']}}}feed"
-_ID_HINT = "Use an arXiv id like 2401.01234, 2401.01234v2, arXiv:2401.01234 or hep-th/9901001."
+_ID_HINT = f"Use an arXiv id like {identity.ARXIV_ID_EXAMPLES}."
 
-# New style (since 2007-04): YYMM.NNNN (to 2014) or YYMM.NNNNN, month 01-12.
-_NEW_ID = r"(?P<new>\d{2}(?:0[1-9]|1[0-2])\.\d{4,5})"
-# Old style: archive[.SUBJ]/YYMMNNN, e.g. hep-th/9901001, math.GT/0309136.
-_OLD_ID = r"(?P<old>(?P<archive>[a-z]+(?:-[a-z]+)?)(?:\.[A-Z]{2})?/\d{2}(?:0[1-9]|1[0-2])\d{3})"
-_ID_RE = re.compile(
-    r"^(?:(?:https?://)?(?:www\.|export\.)?arxiv\.org/(?:abs|pdf)/|arxiv:)?"
-    rf"(?:{_NEW_ID}|{_OLD_ID})(?:v(?P<version>[1-9]\d*))?(?:\.pdf)?/?$",
-    re.IGNORECASE,
-)
 _ERROR_ID = re.compile(r"^https?://arxiv\.org/api/errors", re.IGNORECASE)
 
 
@@ -63,21 +55,12 @@ class _BadEntry(Exception):
 
 
 def parse_arxiv_id(text: str) -> tuple[str, int | None]:
-    """Split any common spelling of an arXiv id into (id, version or None).
-
-    Accepts bare ids, `arXiv:` prefixes and abs/pdf URLs, so submit-by-id can
-    take whatever a user pastes. Old ids with a subject class
-    (`math.GT/0309136`) are normalised to arXiv's canonical `math/0309136`.
-    """
-    match = _ID_RE.match(text.strip()) if isinstance(text, str) else None
-    if match is None:
-        raise InvalidInput(f"'{text}' is not an arXiv id.", hint=_ID_HINT, field="arxiv_id")
-    version = int(match["version"]) if match["version"] else None
-    if match["new"]:
-        return match["new"], version
-    archive = match["archive"].lower()
-    number = match["old"].rsplit("/", 1)[1]
-    return f"{archive}/{number}", version
+    """`identity.parse_arxiv_id` for user input (submit-by-id, the search box): any common
+    spelling, incl. abs/pdf URLs; InvalidInput naming the field when it is not an id."""
+    try:
+        return identity.parse_arxiv_id(text)
+    except identity.NotAnArxivId:
+        raise InvalidInput(f"'{text}' is not an arXiv id.", hint=_ID_HINT, field="arxiv_id") from None
 
 
 def parse_feed(xml_bytes: bytes) -> FeedPage:

@@ -14,25 +14,22 @@ from email.utils import parsedate_to_datetime
 from operator import attrgetter
 from typing import Any, BinaryIO
 
+from paperfeed.identity import NotAnArxivId, parse_arxiv_id
 from paperfeed.models import Link, Paper, Rejected, SourceItem, Version
 from paperfeed.sources.lines import (
     BadField,
+    TooLong,
     check_fetched_at,
     clean_doi,
     clean_text,
+    decode_json_object_fast,
     doi_links,
-    iter_json_objects,
+    iter_lines,
     json_type,
     text_field,
 )
 
 SOURCE = "arxiv-snapshot"
-# New style YYMM.NNNN(N) ("0704.0001", "2401.01234"); old style archive[.SC]/YYMMNNN
-# ("hep-th/9901001", "math.GT/0309136"). Same rules as arxiv_atom.parse_arxiv_id.
-_NEW_ID = r"\d{2}(?:0[1-9]|1[0-2])\.\d{4,5}"
-_OLD_ID = r"[a-z]+(?:-[a-z]+)?(?:\.[A-Z]{2})?/\d{2}(?:0[1-9]|1[0-2])\d{3}"
-ARXIV_ID_PATTERN = rf"(?:{_NEW_ID}|{_OLD_ID})"
-_ARXIV_ID = re.compile(rf"(?:[aA][rR][xX][iI][vV]:)?({ARXIV_ID_PATTERN})(?:v([1-9]\d*))?")
 _MONTH_NAMES = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 _MONTHS = {name: f"{number:02d}" for number, name in enumerate(_MONTH_NAMES, 1)}
 _BY_NUMBER = attrgetter("version")
@@ -42,15 +39,23 @@ _AUTHOR_SEPARATORS = re.compile(r",\s*and\s+|\s+and\s+|,\s*")
 def parse_arxiv_snapshot(stream: BinaryIO, *, fetched_at: datetime | None = None) -> Iterator[SourceItem]:
     """Yield a Paper per snapshot line, or a Rejected naming the line and field."""
     fetched_at = check_fetched_at(fetched_at)
-    for item in iter_json_objects(stream):
-        if isinstance(item, Rejected):
-            yield item
-            continue
-        line_no, record = item
-        try:
-            yield record_to_paper(record, fetched_at=fetched_at)
-        except BadField as exc:
-            yield Rejected(where=f"line {line_no}", reason=exc.reason, field=exc.field)
+    for line_no, content in iter_lines(stream):
+        if isinstance(content, TooLong):
+            yield Rejected(where=f"line {line_no}", reason=content.reason)
+        else:
+            yield parse_line(line_no, content, fetched_at=fetched_at)
+
+
+def parse_line(line_no: int, content: bytes, *, fetched_at: datetime | None = None) -> SourceItem:
+    """One snapshot line (without its newline) -> a Paper, or a Rejected naming the line
+    and field. A plain function of its arguments, so bulk loads run it in worker processes."""
+    record = decode_json_object_fast(content, f"line {line_no}")
+    if isinstance(record, Rejected):
+        return record
+    try:
+        return record_to_paper(record, fetched_at=fetched_at)
+    except BadField as exc:
+        return Rejected(where=f"line {line_no}", reason=exc.reason, field=exc.field)
 
 
 def record_to_paper(record: dict[str, Any], *, fetched_at: datetime | None = None) -> Paper:
@@ -85,21 +90,14 @@ def record_to_paper(record: dict[str, Any], *, fetched_at: datetime | None = Non
 
 
 def split_arxiv_id(value: Any, field: str = "arxiv_id") -> tuple[str, int | None]:
-    """("2401.01234", 2) from "2401.01234v2" or "arXiv:2401.01234v2"; BadField if not an arXiv id.
-
-    Old ids lose their subject class ("math.GT/0309136" -> "math/0309136"), arXiv's
-    canonical form, so the same paper gets the same id from every source.
-    """
+    """`identity.parse_arxiv_id` for a record's field: ("2401.01234", 2) from
+    "2401.01234v2", "arXiv:2401.01234v2" or an abs URL; BadField naming the field if not."""
     if not isinstance(value, str):
         raise BadField(field, "arXiv id is missing" if value is None else f"expected a string, got {json_type(value)}")
-    match = _ARXIV_ID.fullmatch(value.strip())
-    if match is None:
-        raise BadField(field, f"{value[:100]!r} is not an arXiv id (expected e.g. 2401.01234 or hep-th/9901001)")
-    arxiv_id = match[1]
-    if "/" in arxiv_id:
-        archive, number = arxiv_id.split("/")
-        arxiv_id = f"{archive.split('.')[0]}/{number}"
-    return arxiv_id, int(match[2]) if match[2] else None
+    try:
+        return parse_arxiv_id(value)
+    except NotAnArxivId as exc:
+        raise BadField(field, str(exc)) from None
 
 
 def arxiv_links(arxiv_id: str) -> list[Link]:

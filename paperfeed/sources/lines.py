@@ -17,6 +17,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, BinaryIO
 
+import orjson
+
 from paperfeed.errors import InvalidInput, SourceError
 from paperfeed.models import Link, Rejected
 
@@ -32,6 +34,7 @@ _SHORT_TEXT = 200  # below this, split/join beats the fast path's fixed checks
 # escapes (or a raw DEL); \uD800-\uDFFF escapes may be lone surrogates, which json.loads
 # accepts but nothing can encode. Lines with neither (nearly all) skip the slow checks.
 _SUSPECT_ESCAPE = re.compile(r"\\u(?:00[01]|007|[dD][89a-fA-F])")
+_SUSPECT_ESCAPE_BYTES = re.compile(_SUSPECT_ESCAPE.pattern.encode("ascii"))
 _VERBATIM_KEYS = frozenset({"_id", "id"})  # never scrubbed: bad ids are refused, not altered
 _URL_SCHEMES = ("https://", "http://")
 _DOI_PREFIXES = ("https://doi.org/", "http://doi.org/", "https://dx.doi.org/", "http://dx.doi.org/", "doi:")
@@ -117,6 +120,26 @@ def iter_json_objects(
             continue
         value = decode_json_object(content, where)
         yield value if isinstance(value, Rejected) else (line_no, value)
+
+
+def decode_json_object_fast(content: bytes, where: str) -> dict[str, Any] | Rejected:
+    """`decode_json_object` through orjson (~2x faster on a snapshot line), for sources
+    whose fields are strings and lists of strings, such as the arXiv snapshot.
+
+    Any line orjson refuses takes the standard path, which decides and explains, so
+    both accept the same input (json's NaN, a BOM) and word errors alike. The one
+    difference: orjson reads an integer beyond 64 bits as a float, which such a source
+    refuses either way (a number where a string belongs).
+    """
+    try:
+        value = orjson.loads(content)
+    except (orjson.JSONDecodeError, RecursionError):
+        value = None
+    if type(value) is dict:
+        if (b"\\u" in content and _SUSPECT_ESCAPE_BYTES.search(content)) or b"\x7f" in content:
+            return sanitize_object(value, where)
+        return value
+    return decode_json_object(content, where)
 
 
 def decode_json_object(content: bytes, where: str) -> dict[str, Any] | Rejected:

@@ -12,6 +12,7 @@ from typing import Iterator, Protocol, Sequence
 
 from paperfeed.errors import ConfigError
 from paperfeed.models import Paper, PaperChange, PaperFilter, StoredPaper
+from paperfeed.store.rows import PaperRow, from_iso, row_to_paper
 
 
 class Store(Protocol):
@@ -33,6 +34,11 @@ class Store(Protocol):
         """Insert or replace (by id) in one transaction. Returns (paper id, reason) for
         papers refused by a uniqueness rule; the others are written."""
         ...
+
+    # Optional (backends may leave it out; callers go through `write_rows` below):
+    # def write_rows(self, rows: Sequence[PaperRow]) -> list[tuple[str, str]]:
+    #     """`write_papers` for papers already turned into rows by rows.paper_to_row,
+    #     `ingested_at` included. Bulk ingest builds rows in worker processes."""
 
     def get_paper(self, paper_id: str) -> Paper | None: ...
 
@@ -79,6 +85,21 @@ class Store(Protocol):
     def get_state(self, key: str) -> str | None: ...
 
     def set_state(self, key: str, value: str) -> None: ...
+
+
+def write_rows(store: Store, rows: Sequence[PaperRow]) -> list[tuple[str, str]]:
+    """Write prepared rows through the backend's `write_rows`, or, for a backend without
+    one, turn them back into papers for `write_papers` (same result, slower)."""
+    fast = getattr(store, "write_rows", None)
+    if fast is not None:
+        return fast(rows)  # type: ignore[no-any-return]
+    refused: list[tuple[str, str]] = []
+    by_stamp: dict[str, list[PaperRow]] = {}
+    for row in rows:
+        by_stamp.setdefault(row["ingested_at"], []).append(row)
+    for stamp, group in by_stamp.items():
+        refused += store.write_papers([row_to_paper(row) for row in group], ingested_at=from_iso(stamp))
+    return refused
 
 
 def open_store(url: str) -> Store:

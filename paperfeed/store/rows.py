@@ -1,4 +1,9 @@
-"""Conversion between Paper objects and flat database rows, shared by backends."""
+"""Conversion between Paper objects and flat database rows, shared by backends.
+
+A row is a dict of column -> value (every papers column except `pk` and `rev`, which the
+store assigns). Ingest builds rows once, possibly in worker processes (see bulk.py), and
+hands them to `write_rows`; rows cross process boundaries cheaply, Paper objects do not.
+"""
 
 from __future__ import annotations
 
@@ -7,17 +12,22 @@ import json
 from datetime import datetime, timezone
 from typing import Any, Mapping
 
+import orjson
+
 from paperfeed.identity import title_key
 from paperfeed.models import Link, Paper, Version
 
+PaperRow = dict[str, Any]
 
 
 def to_iso(moment: datetime | None) -> str | None:
     if moment is None:
         return None
-    if moment.utcoffset():
+    if moment.tzinfo is not timezone.utc and moment.utcoffset():
         moment = moment.astimezone(timezone.utc)
-    return moment.isoformat(timespec="seconds")[:19] + "Z"  # isoformat: 3x faster than strftime
+    # isoformat: 3x faster than strftime, and faster without timespec=; [:19] cuts any
+    # fraction and the offset (the value is UTC by now)
+    return moment.isoformat()[:19] + "Z"
 
 
 def from_iso(text: str | None) -> datetime | None:
@@ -27,7 +37,29 @@ def from_iso(text: str | None) -> datetime | None:
 
 
 _ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
-_dumps = _ENCODER.encode
+
+
+def _dumps(value: Any) -> str:
+    """Compact JSON, non-ASCII kept. orjson writes the same text as `_ENCODER` for the
+    lists of strings and ints encoded here, ~10x faster; anything it refuses (a lone
+    surrogate, a non-string key) goes to the standard encoder, which decides as before."""
+    try:
+        return orjson.dumps(value).decode("utf-8")
+    except TypeError:  # orjson.JSONEncodeError
+        return _ENCODER.encode(value)
+
+
+_PLAIN = (str, int, bool, type(None))  # values orjson and json print alike (ints up to 64 bits)
+
+
+def _dumps_extra(extra: dict[str, Any]) -> str:
+    """Source-specific values: orjson when they are plain (the usual submitter/licence
+    strings); floats and nested values, which may print differently, go to json."""
+    if not extra:
+        return "{}"
+    if all(type(value) in _PLAIN for value in extra.values()):
+        return _dumps(extra)
+    return _ENCODER.encode(extra)
 
 
 # The columns a reader sees; their serialised values are also what content_hash hashes.
@@ -52,7 +84,7 @@ def _content(paper: Paper) -> dict[str, Any]:
         "links": _dumps([[link.kind, link.url] for link in paper.links]),
         "comments": paper.comments,
         "journal_ref": paper.journal_ref,
-        "extra": _dumps(paper.extra),
+        "extra": _dumps_extra(paper.extra),
     }
 
 
@@ -67,7 +99,7 @@ def content_hash(paper: Paper) -> str:
     return _hash_content(_content(paper))
 
 
-def paper_to_row(paper: Paper, *, ingested_at: datetime | str) -> dict[str, Any]:
+def paper_to_row(paper: Paper, *, ingested_at: datetime | str) -> PaperRow:
     """One papers-table row. `ingested_at` may come pre-formatted (one batch, one time)."""
     row = _content(paper)
     row.update(

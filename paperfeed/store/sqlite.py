@@ -9,6 +9,8 @@ contend, and other processes wait on `busy_timeout` instead of failing.
 
 from __future__ import annotations
 
+import json
+import operator
 import sqlite3
 import threading
 import uuid
@@ -20,7 +22,7 @@ from typing import Any, Iterator, Sequence
 
 from paperfeed.errors import ConfigError, StoreUnavailable
 from paperfeed.models import Paper, PaperChange, PaperFilter, StoredPaper
-from paperfeed.store.rows import paper_to_row, row_to_paper, to_iso
+from paperfeed.store.rows import PaperRow, paper_to_row, row_to_paper, to_iso
 
 _PAPER_COLUMNS = (
     "id arxiv_id arxiv_version doi title_key title abstract authors categories "
@@ -29,11 +31,12 @@ _PAPER_COLUMNS = (
 ).split()
 _UPSERT = (
     f"INSERT INTO papers ({', '.join(_PAPER_COLUMNS)}) "
-    f"VALUES ({', '.join(':' + c for c in _PAPER_COLUMNS)}) "
+    f"VALUES ({', '.join('?' * len(_PAPER_COLUMNS))}) "
     "ON CONFLICT (id) DO UPDATE SET "
     + ", ".join(f"{c} = excluded.{c}" for c in _PAPER_COLUMNS if c != "id")
-
 )
+# Positional parameters: binding by name costs a dict lookup per column per row.
+_UPSERT_VALUES = operator.itemgetter(*_PAPER_COLUMNS)
 
 
 def _migrations() -> list[tuple[str, str]]:
@@ -69,6 +72,10 @@ class SqliteStore:
             # Bulk loads insert into six B-trees at random keys: with SQLite's default 2 MB
             # page cache each insert misses; 64 MB per connection keeps the hot pages.
             conn.execute("PRAGMA cache_size = -65536")
+            # Checkpoint the WAL every ~64 MB rather than every 4 MB: a bulk load rewrites
+            # the same index pages batch after batch, and each checkpoint copies them once.
+            conn.execute("PRAGMA wal_autocheckpoint = 16384")
+            conn.execute("PRAGMA journal_size_limit = 67108864")
             conn.execute("PRAGMA temp_store = MEMORY")
         except sqlite3.DatabaseError as exc:
             raise StoreUnavailable(
@@ -136,21 +143,24 @@ class SqliteStore:
     # -- papers: writes -----------------------------------------------------------------
     def write_papers(self, papers: Sequence[Paper], *, ingested_at: datetime) -> list[tuple[str, str]]:
         stamp = to_iso(ingested_at)
-        rows = [paper_to_row(paper, ingested_at=stamp) for paper in papers]
+        return self.write_rows([paper_to_row(paper, ingested_at=stamp) for paper in papers])
+
+    def write_rows(self, rows: Sequence[PaperRow]) -> list[tuple[str, str]]:
+        """`write_papers` for papers already turned into rows by `rows.paper_to_row`."""
         with self._transaction() as conn:
-            rev = conn.execute("SELECT coalesce(max(rev), 0) + 1 FROM papers").fetchone()[0]
+            rev, last_pk = conn.execute("SELECT coalesce(max(rev), 0) + 1, coalesce(max(pk), 0) FROM papers").fetchone()
             for row in rows:
                 row["rev"] = rev
             conn.execute("SAVEPOINT batch")
             try:
-                conn.executemany(_UPSERT, rows)
+                conn.executemany(_UPSERT, map(_UPSERT_VALUES, rows))
                 refused: list[tuple[str, str]] = []
             except sqlite3.IntegrityError:
                 # Rare: find the offending papers one by one and keep the rest.
                 conn.execute("ROLLBACK TO batch")
                 refused = _upsert_one_by_one(conn, rows)
             conn.execute("RELEASE batch")
-            _replace_categories(conn, rev, {p.id: p.categories for p in papers})
+            _replace_categories(conn, rev, last_pk, {row["id"]: row["categories"] for row in rows})
         return refused
 
     # -- raw rows, as stored (`paperfeed db copy`) ------------------------------------------
@@ -203,7 +213,8 @@ class SqliteStore:
                 marks = ", ".join("?" * len(chunk))
                 sql = f"SELECT * FROM papers WHERE {column} IN ({marks})"
                 for row in self._reader().execute(sql, chunk):
-                    found[row["id"]] = StoredPaper(row_to_paper(row), row["content_hash"])
+                    if row["id"] not in found:  # a paper often matches on all three keys
+                        found[row["id"]] = StoredPaper(row_to_paper(row), row["content_hash"])
         return list(found.values())
 
     def get_paper(self, paper_id: str) -> Paper | None:
@@ -346,7 +357,7 @@ def _upsert_one_by_one(conn: sqlite3.Connection, rows: list[dict[str, Any]]) -> 
     for row in rows:
         conn.execute("SAVEPOINT one_paper")
         try:
-            conn.execute(_UPSERT, row)
+            conn.execute(_UPSERT, _UPSERT_VALUES(row))
         except sqlite3.IntegrityError as exc:
             conn.execute("ROLLBACK TO one_paper")
             refused.append((row["id"], _explain_conflict(exc)))
@@ -354,12 +365,14 @@ def _upsert_one_by_one(conn: sqlite3.Connection, rows: list[dict[str, Any]]) -> 
     return refused
 
 
-def _replace_categories(conn: sqlite3.Connection, rev: int, categories: dict[str, list[str]]) -> None:
+def _replace_categories(conn: sqlite3.Connection, rev: int, last_pk: int, categories: dict[str, str]) -> None:
+    """Rewrite the category rows of the papers this batch wrote (categories as row JSON).
+    Papers new in this batch (pk above the old maximum) have no old rows to delete."""
     written = conn.execute("SELECT id, pk FROM papers WHERE rev = ?", (rev,)).fetchall()
-    conn.executemany("DELETE FROM paper_categories WHERE pk = ?", [(pk,) for _, pk in written])
+    conn.executemany("DELETE FROM paper_categories WHERE pk = ?", [(pk,) for _, pk in written if pk <= last_pk])
     conn.executemany(
         "INSERT OR IGNORE INTO paper_categories (category, pk) VALUES (?, ?)",
-        [(category, pk) for paper_id, pk in written for category in categories.get(paper_id, [])],
+        [(category, pk) for paper_id, pk in written for category in json.loads(categories.get(paper_id, "[]"))],
     )
 
 

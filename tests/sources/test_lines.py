@@ -22,6 +22,7 @@ from paperfeed.sources.lines import (
     clean_doi,
     clean_text,
     decode_json_object,
+    decode_json_object_fast,
     http_url,
     iter_json_objects,
     iter_lines,
@@ -202,3 +203,13 @@ def test_check_fetched_at() -> None:
     assert check_fetched_at(None) is None
     with pytest.raises(InvalidInput, match="no timezone"):
         check_fetched_at(datetime(2024, 1, 2))
+
+
+@pytest.mark.parametrize("line", [
+    b'{"a": "x\\u0000y", "id": "\\u0007"}', b'{"a": "\\ud800"}', b'{"a": "\\ud83d\\ude00"}', b'{"a": NaN}',
+    b'\xef\xbb\xbf{"a": 1}', b'{"a": "\x7f"}', b'{"a": 1, "a": 2}', b'[1]', b'{"a": "\xff"}', b'{"a": 1} x',
+    b'{"a": "\\u001b"}', b'  {"a": ["\\u00e9", {"b": null}]}  ', b'{"a": 1e400}', b"{" * 2000 + b"}" * 2000,
+    b'{"title": "T", "versions": [{"version": "v1", "created": "Mon, 2 Apr 2007 19:18:42 GMT"}]}',
+])
+def test_orjson_fast_path_decides_like_the_standard_decoder(line: bytes) -> None:
+    assert decode_json_object_fast(line, "line 3") == decode_json_object(line, "line 3")
