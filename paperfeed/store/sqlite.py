@@ -37,6 +37,8 @@ _UPSERT = (
 )
 # Positional parameters: binding by name costs a dict lookup per column per row.
 _UPSERT_VALUES = operator.itemgetter(*_PAPER_COLUMNS)
+# Categories with more members than this are listed by walking the date index (see list_papers).
+_WALK_CATEGORY_ABOVE = 2_000
 
 
 def _migrations() -> list[tuple[str, str]]:
@@ -232,9 +234,22 @@ class SqliteStore:
     def list_papers(
         self, *, filters: PaperFilter, limit: int, offset: int = 0
     ) -> tuple[list[Paper], int]:
-        where, params = _filter_sql(filters, alias="p")
         conn = self._reader()
-        total = conn.execute(f"SELECT count(*) FROM papers p WHERE {where}", params).fetchone()[0]
+        members = None
+        if filters.category:
+            members = conn.execute(
+                "SELECT count(*) FROM paper_categories WHERE category = ?", (filters.category,)
+            ).fetchone()[0]
+        # A big category: walk the date index newest first and probe membership, instead of
+        # sorting every member (140 ms vs 8 ms for a 25k-paper category at 100k papers).
+        # A small one: sort its few members (walking the index would visit most papers).
+        where, params = _filter_sql(filters, alias="p", probe_category=(members or 0) > _WALK_CATEGORY_ABOVE)
+        if members is not None and filters == PaperFilter(category=filters.category):
+            total = members  # counted from the (category, pk) index alone: ~1 ms, not 80
+        else:
+            total = conn.execute(f"SELECT count(*) FROM papers p WHERE {where}", params).fetchone()[0]
+        if total == 0:
+            return [], 0
         # SQLite sorts NULL lowest, so DESC already puts undated papers last; spelling that
         # out (`published IS NULL, ...`) stopped it walking the papers_published index
         # (which ends in the rowid) and made it sort every match: 240 ms vs 0.2 ms at 100k.
@@ -333,7 +348,10 @@ def _chunks(values: list[Any], size: int) -> Iterator[list[Any]]:
         yield values[start : start + size]
 
 
-def _filter_sql(filters: PaperFilter, *, alias: str) -> tuple[str, list[Any]]:
+def _filter_sql(filters: PaperFilter, *, alias: str, probe_category: bool = False) -> tuple[str, list[Any]]:
+    """WHERE clause and parameters. `probe_category` writes the category test as `+pk IN`
+    (the unary plus keeps SQLite from driving the query by that subquery, so it walks the
+    published-date index and probes membership instead)."""
     clauses, params = ["1 = 1"], []  # type: tuple[list[str], list[Any]]
     if filters.date_from:
         clauses.append(f"{alias}.published >= ?")
@@ -343,7 +361,7 @@ def _filter_sql(filters: PaperFilter, *, alias: str) -> tuple[str, list[Any]]:
         params.append(filters.date_to.isoformat() + "T99")  # inclusive: sorts after any time that day
     if filters.category:
         clauses.append(
-            f"{alias}.pk IN (SELECT pk FROM paper_categories WHERE category = ?)"
+            f"{'+' if probe_category else ''}{alias}.pk IN (SELECT pk FROM paper_categories WHERE category = ?)"
         )
         params.append(filters.category)
     if filters.has_code is not None:

@@ -93,3 +93,23 @@ def test_sqlite_file_is_wal(settings) -> None:  # type: ignore[no-untyped-def]
         assert Path(str(settings.data_dir / "paperfeed.sqlite3-wal")).exists()
     finally:
         store.close()
+
+
+def test_a_big_category_lists_newest_first_with_its_exact_total(store: Store) -> None:
+    """Past ~2,000 members the SQLite store walks the date index instead of sorting the
+    category; both plans must give the same page and total."""
+    start = datetime(2026, 1, 1, tzinfo=timezone.utc)
+    papers = [
+        make_paper(f"Paper number {i}", id=f"p{i:05d}", categories=["cs.CL"] if i % 3 else ["cs.CV", "cs.CL"],
+                   published=start.replace(day=1 + i % 28, hour=i % 24, minute=i % 60))
+        if i < 2_400 else make_paper(f"Other paper {i}", id=f"p{i:05d}", categories=["math.AG"], published=start)
+        for i in range(2_500)
+    ]
+    store.write_papers(papers, ingested_at=start)
+    members = sorted((p for p in papers if "cs.CL" in p.categories), key=lambda p: (p.published, p.id), reverse=True)
+    page, total = store.list_papers(filters=PaperFilter(category="cs.CL"), limit=30, offset=60)
+    assert total == 2_400
+    assert [p.id for p in page] == [p.id for p in members[60:90]]
+    small, small_total = store.list_papers(filters=PaperFilter(category="cs.CV"), limit=5)
+    assert small_total == 800 and all("cs.CV" in p.categories for p in small)
+    assert store.list_papers(filters=PaperFilter(category="no.such"), limit=5) == ([], 0)
