@@ -45,6 +45,7 @@ STATS_REFRESH_GROWTH = 0.1  # recompute lexeme document frequencies when the sto
 FIELD_WEIGHTS = {"title": "{a}", "abstract": "{b}", "authors": "{c}"}
 SYNC_LOCK = 0x70617067
 EF_SEARCH_MIN = 64
+HNSW_BUILD_MEMORY = "1GB"  # an upper bound for the one-off graph build, not a reservation
 
 
 # -- keyword ------------------------------------------------------------------------------
@@ -285,6 +286,13 @@ class PgVectorIndex:
                         "ON CONFLICT (model, pk) DO UPDATE SET rev = excluded.rev, embedding = excluded.embedding")
 
     def _ensure_index(self, conn: Any) -> None:
+        # pgvector builds fast only while the graph fits in maintenance_work_mem (64 MB by
+        # default: ~50k 256-d vectors); past it, it falls back to a much slower build
+        with conn.transaction():
+            conn.execute(sql.SQL("SET LOCAL maintenance_work_mem = {}").format(sql.Literal(HNSW_BUILD_MEMORY)))
+            self._create_index(conn)
+
+    def _create_index(self, conn: Any) -> None:
         conn.execute(sql.SQL(
             "CREATE INDEX IF NOT EXISTS {name} ON paper_vectors USING hnsw ((embedding::{cast}) vector_cosine_ops) "
             "WITH (m = 16, ef_construction = 64) WHERE model = {model}"
