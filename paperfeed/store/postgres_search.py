@@ -99,6 +99,7 @@ class _KeywordQuery:
         self.required = [c for c in self.positive if c.required or c.field]
         self.excluded = [c for c in self.clauses if c.exclude]
         self.idf: dict[int, float] = {}
+        self.df: dict[int, int] = {}  # id(clause) -> papers holding its rarest word
 
     def weigh(self, conn: Any) -> None:
         """IDF per positive clause: the rarest of its words (a phrase is as rare as that)."""
@@ -114,6 +115,22 @@ class _KeywordQuery:
             ).fetchone()
             n = min(int(row["n"]), total)
             self.idf[index] = math.log(1 + (total - n + 0.5) / (n + 0.5)) if row["words"] else 0.0
+            self.df[id(clause)] = n
+
+    def candidate_clauses(self) -> list["Clause"]:
+        """The optional clauses whose matches are gathered: rarest first, while their
+        document frequencies add up to at most CANDIDATE_CAP (always at least one). A paper
+        matching only the commoner words could only score from low-IDF terms, so it is
+        skipped without being scored: the same bet WAND makes, decided up front."""
+        chosen: list["Clause"] = []
+        total = 0
+        for clause in sorted(self.optional, key=lambda c: self.df.get(id(c), 0)):
+            df = self.df.get(id(clause), 0)
+            if chosen and total + df > CANDIDATE_CAP:
+                break
+            chosen.append(clause)
+            total += df
+        return chosen
 
     def match(self, clause: "Clause") -> tuple[sql.Composable, list[Any]]:
         tsquery = sql.SQL("phraseto_tsquery({}::regconfig, {})").format(sql.Literal(_config(clause)), sql.Placeholder())
@@ -135,11 +152,12 @@ class _KeywordQuery:
             params += args
         if not must and self.optional:
             # one tsquery OR-ing the words, so a single GIN scan finds the candidates
+            gather = self.candidate_clauses()
             ors = sql.SQL(" || ").join(
                 sql.SQL("phraseto_tsquery({}::regconfig, {})").format(sql.Literal(_config(c)), sql.Placeholder())
-                for c in self.optional)
+                for c in gather)
             parts.append(sql.SQL("p.search @@ ({})").format(ors))
-            params += [c.text for c in self.optional]
+            params += [c.text for c in gather]
         for clause in self.excluded:
             condition, args = self.match(clause)
             parts.append(sql.SQL("NOT {}").format(condition))
