@@ -45,6 +45,7 @@ STATS_REFRESH_GROWTH = 0.1  # recompute lexeme document frequencies when the sto
 FIELD_WEIGHTS = {"title": "{a}", "abstract": "{b}", "authors": "{c}"}
 SYNC_LOCK = 0x70617067
 EF_SEARCH_MIN = 64
+HNSW_BUILD_MEMORY = "1GB"  # an upper bound for the one-off graph build, not a reservation
 
 
 # -- keyword ------------------------------------------------------------------------------
@@ -98,6 +99,7 @@ class _KeywordQuery:
         self.required = [c for c in self.positive if c.required or c.field]
         self.excluded = [c for c in self.clauses if c.exclude]
         self.idf: dict[int, float] = {}
+        self.df: dict[int, int] = {}  # id(clause) -> papers holding its rarest word
 
     def weigh(self, conn: Any) -> None:
         """IDF per positive clause: the rarest of its words (a phrase is as rare as that)."""
@@ -113,6 +115,22 @@ class _KeywordQuery:
             ).fetchone()
             n = min(int(row["n"]), total)
             self.idf[index] = math.log(1 + (total - n + 0.5) / (n + 0.5)) if row["words"] else 0.0
+            self.df[id(clause)] = n
+
+    def candidate_clauses(self) -> list["Clause"]:
+        """The optional clauses whose matches are gathered: rarest first, while their
+        document frequencies add up to at most CANDIDATE_CAP (always at least one). A paper
+        matching only the commoner words could only score from low-IDF terms, so it is
+        skipped without being scored: the same bet WAND makes, decided up front."""
+        chosen: list["Clause"] = []
+        total = 0
+        for clause in sorted(self.optional, key=lambda c: self.df.get(id(c), 0)):
+            df = self.df.get(id(clause), 0)
+            if chosen and total + df > CANDIDATE_CAP:
+                break
+            chosen.append(clause)
+            total += df
+        return chosen
 
     def match(self, clause: "Clause") -> tuple[sql.Composable, list[Any]]:
         tsquery = sql.SQL("phraseto_tsquery({}::regconfig, {})").format(sql.Literal(_config(clause)), sql.Placeholder())
@@ -134,11 +152,12 @@ class _KeywordQuery:
             params += args
         if not must and self.optional:
             # one tsquery OR-ing the words, so a single GIN scan finds the candidates
+            gather = self.candidate_clauses()
             ors = sql.SQL(" || ").join(
                 sql.SQL("phraseto_tsquery({}::regconfig, {})").format(sql.Literal(_config(c)), sql.Placeholder())
-                for c in self.optional)
+                for c in gather)
             parts.append(sql.SQL("p.search @@ ({})").format(ors))
-            params += [c.text for c in self.optional]
+            params += [c.text for c in gather]
         for clause in self.excluded:
             condition, args = self.match(clause)
             parts.append(sql.SQL("NOT {}").format(condition))
@@ -285,6 +304,13 @@ class PgVectorIndex:
                         "ON CONFLICT (model, pk) DO UPDATE SET rev = excluded.rev, embedding = excluded.embedding")
 
     def _ensure_index(self, conn: Any) -> None:
+        # pgvector builds fast only while the graph fits in maintenance_work_mem (64 MB by
+        # default: ~50k 256-d vectors); past it, it falls back to a much slower build
+        with conn.transaction():
+            conn.execute(sql.SQL("SET LOCAL maintenance_work_mem = {}").format(sql.Literal(HNSW_BUILD_MEMORY)))
+            self._create_index(conn)
+
+    def _create_index(self, conn: Any) -> None:
         conn.execute(sql.SQL(
             "CREATE INDEX IF NOT EXISTS {name} ON paper_vectors USING hnsw ((embedding::{cast}) vector_cosine_ops) "
             "WITH (m = 16, ef_construction = 64) WHERE model = {model}"

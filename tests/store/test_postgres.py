@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Any
 
@@ -72,8 +73,12 @@ def test_a_database_lost_while_serving_gives_503_not_a_traceback(
             assert "Cannot reach the PostgreSQL database" in page.text and "Traceback" not in page.text
         finally:
             _restore(pg_server, pg_url)
-        # and it recovers by itself once the database is back
-        assert client.get("/api/v1/search", params={"q": "diffusion"}).status_code == 200
+        # and it recovers by itself once the database is back (the pool reconnects with
+        # a backoff, so allow it some seconds)
+        deadline = time.monotonic() + 60
+        while client.get("/api/v1/search", params={"q": "diffusion"}).status_code != 200:
+            assert time.monotonic() < deadline, "no recovery within 60 s of the database coming back"
+            time.sleep(0.5)
     store.close()
 
 
