@@ -181,7 +181,8 @@ class KeywordIndex:
             return {}
         self.index.reload()
         searcher = self.index.searcher()
-        only = tantivy.Query.term_set_query(self.schema, "id", list(paper_ids))
+        # a filter must add nothing to the score (a bare term-set query scores 1.0)
+        only = tantivy.Query.const_score_query(tantivy.Query.term_set_query(self.schema, "id", list(paper_ids)), 0.0)
         combined = tantivy.Query.boolean_query([(tantivy.Occur.Must, query), (tantivy.Occur.Must, only)])
         result = searcher.search(combined, len(paper_ids), count=False)
         return {searcher.doc(address)["id"][0]: float(score) for score, address in result.hits}
