@@ -3,7 +3,7 @@
 Every ranker returns list[SearchHit] and fusion takes lists of them; `search()` is the one
 entry point the web pages, the JSON API and the CLI call, so adding a ranker touches no
 edge. Rankers: `keyword_hits` (BM25), `semantic_hits` (embeddings), `hybrid_hits`
-(weighted reciprocal-rank fusion of the two). `SearchEngine` (engine.py) bundles the
+(the two fused, paperfeed/fusion.py). `SearchEngine` (engine.py) bundles the
 store with the indexes that follow it.
 """
 
@@ -12,8 +12,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Iterator, Sequence
 
+import numpy as np
+
 from paperfeed.engine import SearchEngine
 from paperfeed.errors import InvalidInput
+from paperfeed.fusion import rrf, zscore_fuse
 from paperfeed.identity import normalise_title
 from paperfeed.models import Paper, PaperFilter, SearchHit
 from paperfeed.query import ParsedQuery, parse_query, plain_query
@@ -23,17 +26,30 @@ SORTS = ("relevance", "newest")
 MODES = ("hybrid", "bm25", "dense")
 CANDIDATES = 100  # per ranker, before fusion
 NEWEST_POOL = 200  # "newest" re-sorts this many of the most relevant papers by date
-# Reciprocal-rank fusion: score = w_bm25 / (k + rank_bm25) + w_dense / (k + rank_dense), with
-# w_bm25 = 1. (dense weight, k) per embedder, tuned on SciFact train and NFCorpus dev only
-# (docs/search.md). The distilled static model is a weak ranker on its own (0.41 nDCG@10 on
-# SciFact train vs BM25's 0.70): at equal weight it drags BM25 down, at 0.1 it only breaks
-# ties and adds papers that share no word with the query.
 RRF_K = 60
-DENSE_WEIGHTS: dict[str, tuple[float, int]] = {
-    "minilm-static-256": (0.1, 10),
-    "all-MiniLM-L6-v2": (0.7, 10),
+
+
+@dataclass(frozen=True)
+class Fusion:
+    """How `hybrid_hits` fuses BM25 with one embedder: `zscore` (z-scores of both rankers'
+    scores over all candidates, summed with the dense side weighted) or `rrf` (weighted
+    reciprocal-rank fusion with constant `k`). BM25's weight is always 1."""
+
+    method: str
+    dense_weight: float
+    k: int = RRF_K
+
+
+# Chosen on SciFact train and NFCorpus dev only (docs/search.md). z-score fusion at equal
+# weights beat the best tuned RRF on both sets with MiniLM, so it is also the default for
+# any other transformer. The distilled static model is a weak ranker on its own (0.41
+# nDCG@10 on SciFact train vs BM25's 0.70): fused by rank at 0.1 it only breaks ties and
+# adds papers that share no word with the query.
+FUSION: dict[str, Fusion] = {
+    "minilm-static-256": Fusion("rrf", 0.1, 10),
+    "all-MiniLM-L6-v2": Fusion("zscore", 1.0),
 }
-DEFAULT_DENSE_WEIGHT = (1.0, RRF_K)
+DEFAULT_FUSION = Fusion("zscore", 1.0)
 
 
 @dataclass(frozen=True)
@@ -60,12 +76,22 @@ def keyword_hits(
     return engine.keyword.search(query, filters=filters, limit=limit, newest=newest or query is None)
 
 
+def query_vector(engine: SearchEngine, parsed: ParsedQuery) -> np.ndarray | None:
+    """The query's embedding, or None when there is no embedder or no free text."""
+    if engine.vectors is None or engine.embedder is None or not parsed.free_text.strip():
+        return None
+    return engine.embedder.encode_query(parsed.free_text)
+
+
 def semantic_hits(
     engine: SearchEngine, parsed: ParsedQuery, *, filters: PaperFilter, limit: int,
-    within: Sequence[str] | None = None,
+    within: Sequence[str] | None = None, vector: np.ndarray | None = None,
 ) -> list[SearchHit]:
-    """Papers whose embedding is nearest the query's; `within` restricts to these ids."""
-    if engine.vectors is None or engine.embedder is None or not parsed.free_text.strip():
+    """Papers whose embedding is nearest the query's; `within` restricts to these ids.
+    `vector` is the query's embedding when the caller already has it."""
+    if vector is None:
+        vector = query_vector(engine, parsed)
+    if vector is None or engine.vectors is None:
         return []
     allowed = None
     if within is not None:
@@ -74,8 +100,7 @@ def semantic_hits(
         allowed = engine.store.pks_matching(filters)
     if allowed is not None and not len(allowed):
         return []
-    query_vector = engine.embedder.encode_query(parsed.free_text)
-    found = engine.vectors.search(query_vector, limit=limit, allowed_pks=allowed)
+    found = engine.vectors.search(vector, limit=limit, allowed_pks=allowed)
     ids = engine.store.ids_for_pks([pk for pk, _ in found])
     return [
         SearchHit(paper_id=ids[pk], score=score, rank=rank, source="dense")
@@ -84,13 +109,8 @@ def semantic_hits(
 
 
 def fuse(rankings: Sequence[tuple[list[SearchHit], float]], *, k: int = RRF_K) -> list[SearchHit]:
-    """Weighted reciprocal-rank fusion; ties keep the order of the first ranking."""
-    scores: dict[str, float] = {}
-    for hits, weight in rankings:
-        for hit in hits:
-            scores[hit.paper_id] = scores.get(hit.paper_id, 0.0) + weight / (k + hit.rank)
-    ordered = sorted(scores, key=lambda pid: -scores[pid])
-    return [SearchHit(pid, scores[pid], rank, "hybrid") for rank, pid in enumerate(ordered, start=1)]
+    """Weighted reciprocal-rank fusion (kept under this name for callers and tests)."""
+    return rrf(rankings, k=k)
 
 
 def hybrid_hits(engine: SearchEngine, parsed: ParsedQuery, *, filters: PaperFilter, limit: int) -> list[SearchHit]:
@@ -100,11 +120,42 @@ def hybrid_hits(engine: SearchEngine, parsed: ParsedQuery, *, filters: PaperFilt
     depth = max(limit, CANDIDATES)
     keyword = keyword_hits(engine, parsed, filters=filters, limit=depth)
     within = [hit.paper_id for hit in keyword] if parsed.has_constraints() else None
-    dense = semantic_hits(engine, parsed, filters=filters, limit=depth, within=within)
-    if not dense:
+    vector = query_vector(engine, parsed)
+    dense = semantic_hits(engine, parsed, filters=filters, limit=depth, within=within, vector=vector)
+    if not dense or vector is None:
         return keyword[:limit]
-    weight, k = DENSE_WEIGHTS.get(engine.embedder.name if engine.embedder else "", DEFAULT_DENSE_WEIGHT)
-    return fuse([(keyword, 1.0), (dense, weight)], k=k)[:limit]
+    fusion = FUSION.get(engine.embedder.name if engine.embedder else "", DEFAULT_FUSION)
+    if fusion.method == "rrf" or not _can_complete_scores(engine):
+        return rrf([(keyword, 1.0), (dense, fusion.dense_weight)], k=fusion.k)[:limit]
+    bm25, cosine = complete_scores(engine, parsed, keyword, dense, vector)
+    return zscore_fuse([(bm25, 1.0), (cosine, fusion.dense_weight)])[:limit]
+
+
+def _can_complete_scores(engine: SearchEngine) -> bool:
+    """Score fusion needs exact scores for any candidate. The file indexes give them; the
+    PostgreSQL rankers do not yet, so hybrid search there falls back to rank fusion."""
+    return hasattr(engine.keyword, "scores_for") and hasattr(engine.vectors, "scores_for")
+
+
+def complete_scores(
+    engine: SearchEngine, parsed: ParsedQuery, keyword: list[SearchHit], dense: list[SearchHit], vector: np.ndarray,
+) -> tuple[dict[str, float], dict[str, float]]:
+    """Both rankers' scores for every candidate of either: the exact BM25 score of each
+    dense-only paper (0 when it matches no query word) and the exact cosine of each
+    BM25-only paper. Score fusion needs them; guessing a floor would bias the z-scores."""
+    assert engine.vectors is not None
+    bm25 = {hit.paper_id: hit.score for hit in keyword}
+    cosine = {hit.paper_id: hit.score for hit in dense}
+    dense_only = [pid for pid in cosine if pid not in bm25]
+    if dense_only and (text := parsed.to_tantivy()):
+        found = engine.keyword.scores_for(engine.keyword.parse(text), dense_only)
+        bm25.update({pid: found.get(pid, 0.0) for pid in dense_only})
+    keyword_only = [pid for pid in bm25 if pid not in cosine]
+    if keyword_only:
+        pks = engine.store.pks_for_ids(keyword_only)
+        by_pk = engine.vectors.scores_for(vector, list(pks.values()))
+        cosine.update({pid: by_pk.get(pk, 0.0) for pid, pk in pks.items()})
+    return bm25, cosine
 
 
 # -- the entry point ----------------------------------------------------------------------

@@ -13,7 +13,9 @@ from paperfeed.engine import SearchEngine
 from paperfeed.errors import InvalidInput
 from paperfeed.ingest import run_ingest
 from paperfeed.models import Link, PaperFilter, SearchHit
-from paperfeed.search import fuse, related_papers, search
+import paperfeed.search as search_module
+from paperfeed.query import plain_query
+from paperfeed.search import Fusion, complete_scores, fuse, keyword_hits, query_vector, related_papers, search, semantic_hits
 from paperfeed.store import Store
 
 from tests.conftest import make_paper
@@ -63,6 +65,63 @@ def test_fusion_order_is_pinned() -> None:
     assert fused[0].score == pytest.approx(1 / 63 + 1 / 61)
     assert [h.paper_id for h in fuse([(a, 1.0), (b, 0.01)], k=60)] == ["x", "y", "z", "w"]
     assert [h.rank for h in fused] == [1, 2, 3, 4] and {h.source for h in fused} == {"hybrid"}
+
+
+@pytest.fixture
+def zscore_engine(engine: SearchEngine, monkeypatch: pytest.MonkeyPatch) -> SearchEngine:
+    """The golden engine with its embedder fused by z-scores (what MiniLM uses)."""
+    assert engine.embedder is not None
+    monkeypatch.setitem(search_module.FUSION, engine.embedder.name, Fusion("zscore", 1.0))
+    return engine
+
+
+def test_zscore_hybrid_on_the_golden_corpus(zscore_engine: SearchEngine) -> None:
+    hybrid = search(zscore_engine, "knowledge distillation teacher student")
+    assert _ids(hybrid)[0] == "1503.02531" and {h.source for h in hybrid.hits} == {"hybrid"}
+    assert "1503.02531" in _ids(search(zscore_engine, "teacher student compression"))[:2]
+    assert _ids(search(zscore_engine, "au:vaswani models")) == ["1706.03762"]  # constraints still hold
+    assert "2111.06377" not in _ids(search(zscore_engine, "image -masking -masked"))
+
+
+def test_postgres_rankers_fall_back_to_rank_fusion(zscore_engine: SearchEngine) -> None:
+    """The in-database rankers give no exact scores for arbitrary candidates yet, so a
+    z-score embedder is fused by rank there; the file indexes give them."""
+    on_postgres = zscore_engine.store.url.startswith("postgresql")
+    assert search_module._can_complete_scores(zscore_engine) is not on_postgres
+    expected = search_module.rrf if on_postgres else search_module.zscore_fuse
+    calls: list[str] = []
+    original = expected
+
+    def spy(*args, **kwargs):  # type: ignore[no-untyped-def]
+        calls.append(expected.__name__)
+        return original(*args, **kwargs)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(search_module, expected.__name__, spy)
+        search(zscore_engine, "knowledge distillation teacher student")
+    assert calls == [expected.__name__]
+
+
+def test_score_fusion_sees_both_scores_of_every_candidate(zscore_engine: SearchEngine) -> None:
+    if zscore_engine.store.url.startswith("postgresql"):
+        pytest.skip("the PostgreSQL rankers fall back to rank fusion (test above)")
+    engine, parsed, empty = zscore_engine, plain_query("dense retrieval of protein passages"), PaperFilter()
+    keyword = keyword_hits(engine, parsed, filters=empty, limit=100)
+    vector = query_vector(engine, parsed)
+    assert vector is not None
+    dense = semantic_hits(engine, parsed, filters=empty, limit=2, vector=vector)  # short: some BM25-only papers
+    bm25, cosine = complete_scores(engine, parsed, keyword, dense, vector)
+    assert set(bm25) == set(cosine) == {h.paper_id for h in keyword} | {h.paper_id for h in dense}
+    everything = {h.paper_id: h.score for h in semantic_hits(engine, parsed, filters=empty, limit=100, vector=vector)}
+    assert cosine == pytest.approx({pid: everything[pid] for pid in cosine}, abs=1e-5)
+    matched = {h.paper_id: h.score for h in keyword}
+    assert bm25 == pytest.approx({pid: matched.get(pid, 0.0) for pid in bm25})  # no match: BM25 score 0
+    every_id = [paper.id for paper in GOLDEN]
+    scored = engine.keyword.scores_for(engine.keyword.parse(parsed.to_tantivy()), every_id)
+    assert scored == pytest.approx(matched) and len(matched) < len(every_id)  # non-matching papers absent
+    pks = engine.store.pks_for_ids(every_id)
+    by_pk = engine.vectors.scores_for(vector, list(pks.values())) if engine.vectors else {}
+    assert {pid: by_pk[pk] for pid, pk in pks.items()} == pytest.approx(everything, abs=1e-5)
 
 
 def test_keyword_hits_on_the_golden_corpus(engine: SearchEngine) -> None:

@@ -174,6 +174,19 @@ class KeywordIndex:
             hits.append(SearchHit(paper_id=paper_id, score=float(score), rank=rank, source="bm25"))
         return hits
 
+    def scores_for(self, query: tantivy.Query, paper_ids: Sequence[str]) -> dict[str, float]:
+        """The BM25 score of `query` for each of these papers that matches it at all
+        (hybrid score fusion needs the score of papers only the dense ranker found)."""
+        if not paper_ids:
+            return {}
+        self.index.reload()
+        searcher = self.index.searcher()
+        # a filter must add nothing to the score (a bare term-set query scores 1.0)
+        only = tantivy.Query.const_score_query(tantivy.Query.term_set_query(self.schema, "id", list(paper_ids)), 0.0)
+        combined = tantivy.Query.boolean_query([(tantivy.Occur.Must, query), (tantivy.Occur.Must, only)])
+        result = searcher.search(combined, len(paper_ids), count=False)
+        return {searcher.doc(address)["id"][0]: float(score) for score, address in result.hits}
+
     def _with_filters(self, query: tantivy.Query, filters: PaperFilter) -> tantivy.Query:
         if filters.is_empty():
             return query

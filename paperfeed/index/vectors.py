@@ -383,6 +383,18 @@ class VectorIndex:
         have = rows >= 0
         return wanted[have], read_rows(self.path / VECTORS, self.dim, rows[have])
 
+    def scores_for(self, query: np.ndarray, pks: Sequence[int]) -> dict[int, float]:
+        """Exact cosine between `query` and each of these papers that has a vector."""
+        state = self._current()
+        if not len(pks) or state.vectors is None:
+            return {}
+        wanted = np.asarray(pks, dtype=np.int64)
+        rows = state.lookup.rows_of(wanted)
+        known = rows >= 0
+        vectors = read_rows(self.path / VECTORS, self.dim, rows[known])
+        scores = vectors @ np.ascontiguousarray(query, dtype=np.float32).reshape(-1)
+        return {int(pk): float(score) for pk, score in zip(wanted[known], scores)}
+
     def neighbours(self, pk: int, *, limit: int, exclude_pks: Iterable[int] = ()) -> list[Hit]:
         """Papers nearest to paper `pk` ("related papers"), never `pk` itself."""
         vector = self.vector_for(pk)
