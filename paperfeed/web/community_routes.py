@@ -7,8 +7,10 @@ from typing import Awaitable, Callable, Sequence
 from fastapi import FastAPI, Request, Response
 
 from paperfeed.models import Paper
+from paperfeed.store.community import Comment
 
-from paperfeed.web import accounts, votes
+from paperfeed.web import accounts, comments, votes
+from paperfeed.web.markdown import render_markdown
 from paperfeed.web.session import RateLimiter, csrf_token, current_user, remember_csrf
 
 
@@ -21,9 +23,13 @@ def install_community(app: FastAPI) -> None:
     env.globals["vote_counts"] = _vote_counts
     env.globals["my_votes"] = _my_votes
     env.globals["submitters"] = _submitters
+    env.globals["comments_of"] = _comments_of
+    env.globals["markdown"] = render_markdown
     app.include_router(accounts.router)
     app.include_router(votes.router)
     app.include_router(votes.api_router)
+    app.include_router(comments.router)
+    app.include_router(comments.api_router)
 
     @app.middleware("http")
     async def set_csrf_cookie(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
@@ -45,3 +51,7 @@ def _my_votes(request: Request, papers: Sequence[Paper]) -> set[str]:
 
 def _submitters(request: Request, papers: Sequence[Paper]) -> dict[str, str]:
     return request.app.state.engine.store.community.submitters([p.id for p in papers])  # type: ignore[no-any-return]
+
+
+def _comments_of(request: Request, paper_id: str) -> list[Comment]:
+    return request.app.state.engine.store.community.comments_for(paper_id)  # type: ignore[no-any-return]
