@@ -9,7 +9,7 @@ from fastapi import FastAPI, Request, Response
 from paperfeed.models import Paper
 from paperfeed.store.community import Comment
 
-from paperfeed.web import accounts, comments, votes
+from paperfeed.web import accounts, collections, comments, votes
 from paperfeed.web.markdown import render_markdown
 from paperfeed.web.session import RateLimiter, csrf_token, current_user, remember_csrf
 
@@ -25,11 +25,14 @@ def install_community(app: FastAPI) -> None:
     env.globals["submitters"] = _submitters
     env.globals["comments_of"] = _comments_of
     env.globals["markdown"] = render_markdown
+    env.globals["my_collections"] = collections.my_collections
     app.include_router(accounts.router)
     app.include_router(votes.router)
     app.include_router(votes.api_router)
     app.include_router(comments.router)
     app.include_router(comments.api_router)
+    app.include_router(collections.router)
+    app.include_router(collections.api_router)
 
     @app.middleware("http")
     async def set_csrf_cookie(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
