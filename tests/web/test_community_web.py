@@ -194,3 +194,28 @@ def test_sign_out_ends_the_session(app_client: tuple[TestClient, CapturingMailer
     assert client.post("/sign-out", data={"csrf": client.cookies[CSRF_COOKIE]}, follow_redirects=False).status_code == 303
     client.cookies.set(SESSION_COOKIE, session, domain="testserver.local")  # replaying the old cookie does not work
     assert "Sign in</a>" in client.get("/").text
+
+
+SQL_PAYLOADS = ["' OR '1'='1", "fresh0'; DROP TABLE votes; --", "1 UNION SELECT email FROM users", "%", "?", "\\x00"]
+
+
+def test_sql_injection_payloads_are_plain_values(app_client: tuple[TestClient, CapturingMailer]) -> None:
+    """Payloads in every community input are data: unknown ids are 4xx, nothing breaks,
+    the tables are all still there afterwards."""
+    client, mailer = app_client
+    sign_in(client, mailer)
+    headers = {"X-CSRF-Token": client.cookies[CSRF_COOKIE]}
+    clock = [0.0]
+    client.app.state.rate_limiter.clock = lambda: clock[0]  # type: ignore[attr-defined]
+    for payload in SQL_PAYLOADS:
+        clock[0] += 61  # a fresh rate-limit window each round: this test is about the payloads
+        assert client.post("/api/v1/votes", json={"paper_id": payload}, headers=headers).status_code == 400
+        assert client.get("/api/v1/comments", params={"paper_id": payload}).json()["comments"] == []
+        assert client.get("/api/v1/trending", params={"view": payload}).status_code == 400
+        assert client.get("/api/v1/search", params={"q": payload, "category": payload}).status_code in (200, 400)
+        response = client.post("/comments", data={"paper_id": "fresh0", "body": payload,
+                                                  "csrf": client.cookies[CSRF_COOKIE]}, follow_redirects=False)
+        assert response.status_code == 303
+    bodies = [c["body"] for c in client.get("/api/v1/comments", params={"paper_id": "fresh0"}).json()["comments"]]
+    assert bodies == [p.strip() for p in SQL_PAYLOADS]
+    assert client.post("/api/v1/votes", json={"paper_id": "fresh0"}, headers=headers).json()["votes"] == 1
