@@ -107,6 +107,11 @@ SPECS: tuple[SettingSpec, ...] = (
         "3",
         "Permanent (5xx) failures after which an address gets no more mail.",
     ),
+    # Community (accounts, votes, comments): docs/community.md.
+    SettingSpec("session_days", "30", "Days a sign-in lasts before the session cookie expires."),
+    SettingSpec("sign_in_limit", "5", "Sign-in links one email address or client may request per hour."),
+    SettingSpec("vote_limit", "60", "Votes one user may cast per minute."),
+    SettingSpec("post_limit", "10", "Comments, submissions and collection changes one user may make per minute."),
     SettingSpec(
         "cors_origins",
         "",
@@ -291,6 +296,22 @@ class MailSettings:
         )
 
 
+@dataclass(frozen=True)
+class CommunitySettings:
+    session_days: int = 30
+    sign_in_limit: int = 5  # per hour
+    vote_limit: int = 60  # per minute
+    post_limit: int = 10  # per minute
+
+    @classmethod
+    def from_raw(cls, raw: dict[str, str], specs: dict[str, SettingSpec]) -> "CommunitySettings":
+        def number(name: str) -> int:
+            return int(_parse_number(specs[name], raw.get(name, specs[name].default), minimum=1, integer=True))
+
+        return cls(session_days=number("session_days"), sign_in_limit=number("sign_in_limit"),
+                   vote_limit=number("vote_limit"), post_limit=number("post_limit"))
+
+
 def _parse_origins(spec: SettingSpec, value: str) -> tuple[str, ...]:
     origins = tuple(o.strip().rstrip("/") for o in value.split(",") if o.strip())
     for origin in origins:
@@ -317,6 +338,7 @@ class Settings:
     secret_key: Secret
     mail: MailSettings
     cors_origins: tuple[str, ...] = ()
+    community: CommunitySettings = CommunitySettings()
     raw: dict[str, str] = field(default_factory=dict, repr=False)
 
     @property
@@ -371,6 +393,7 @@ class Settings:
             ),
             mail=MailSettings.from_raw(raw, specs),
             cors_origins=_parse_origins(specs["cors_origins"], raw.get("cors_origins", "")),
+            community=CommunitySettings.from_raw(raw, specs),
             raw=dict(raw),
         )
 

@@ -8,15 +8,19 @@ backend can slot in beside SQLite without touching them.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Iterator, Protocol, Sequence
+from typing import TYPE_CHECKING, Iterator, Protocol, Sequence
 
 from paperfeed.errors import ConfigError
 from paperfeed.models import Paper, PaperChange, PaperFilter, StoredPaper
 from paperfeed.store.rows import PaperRow, from_iso, row_to_paper
 
+if TYPE_CHECKING:
+    from paperfeed.store.community import CommunityStore
+
 
 class Store(Protocol):
     url: str
+    community: "CommunityStore"  # accounts, votes, comments, collections
 
     def migrate(self) -> list[str]:
         """Apply pending migrations; return the names applied."""

@@ -10,6 +10,7 @@ can never later find a committed batch numbered below N (docs/postgres.md).
 
 from __future__ import annotations
 
+import functools
 import uuid
 from contextlib import contextmanager
 from datetime import datetime, timezone
@@ -23,6 +24,7 @@ from psycopg_pool import ConnectionPool, PoolTimeout
 
 from paperfeed.errors import StoreUnavailable
 from paperfeed.models import Paper, PaperChange, PaperFilter, StoredPaper
+from paperfeed.store.community import CommunityStore, PostgresDb
 from paperfeed.store.rows import paper_to_row, row_to_paper, to_iso
 
 PAPER_COLUMNS = (
@@ -113,6 +115,11 @@ class PostgresStore:
 
     def close(self) -> None:
         self.pool.close()
+
+    @functools.cached_property
+    def community(self) -> CommunityStore:
+        """Accounts, votes, comments, collections (store/community/)."""
+        return CommunityStore(PostgresDb(self))
 
     # -- schema -------------------------------------------------------------------------
     def migrate(self) -> list[str]:

@@ -9,6 +9,7 @@ contend, and other processes wait on `busy_timeout` instead of failing.
 
 from __future__ import annotations
 
+import functools
 import json
 import operator
 import sqlite3
@@ -22,6 +23,7 @@ from typing import Any, Iterator, Sequence
 
 from paperfeed.errors import ConfigError, StoreUnavailable
 from paperfeed.models import Paper, PaperChange, PaperFilter, StoredPaper
+from paperfeed.store.community import CommunityStore, SqliteDb
 from paperfeed.store.rows import PaperRow, paper_to_row, row_to_paper, to_iso
 
 _PAPER_COLUMNS = (
@@ -111,6 +113,11 @@ class SqliteStore:
         if conn is not None:
             conn.close()
             self._local.conn = None
+
+    @functools.cached_property
+    def community(self) -> CommunityStore:
+        """Accounts, votes, comments, collections (store/community/)."""
+        return CommunityStore(SqliteDb(self))
 
     # -- schema -------------------------------------------------------------------------
     def migrate(self) -> list[str]:

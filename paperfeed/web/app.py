@@ -27,6 +27,7 @@ from paperfeed.engine import SearchEngine
 from paperfeed.sources.arxiv_api import RateLimiter
 from paperfeed.store import open_store
 from paperfeed.web import api, feed_routes, pages
+from paperfeed.web.community_routes import install_community
 from paperfeed.web.highlight import highlight, snippet
 from paperfeed.web.static import CachedStatic
 from paperfeed.web.views import NewestDay
@@ -77,6 +78,7 @@ def create_app(
     _install_docs(app)
     app.include_router(api.router)
     app.include_router(feed_routes.router)
+    install_community(app)  # before pages: its routes are more specific
     app.include_router(pages.router)
     if settings.cors_origins:
         app.add_middleware(CORSMiddleware, allow_origins=list(settings.cors_origins), allow_methods=["GET", "POST"],

@@ -14,6 +14,7 @@ from paperfeed.errors import PaperfeedError, QuerySyntaxError
 from paperfeed.web import views
 from paperfeed.web.api import engine_of, home_params, map_params, newest_of, search_params, today_of
 from paperfeed.web.mapview import map_page
+from paperfeed.web.session import community_submitter, utc_now
 from paperfeed.web.submit import submit_arxiv
 
 router = APIRouter(include_in_schema=False)
@@ -69,13 +70,17 @@ def submit_form(request: Request) -> HTMLResponse:
 
 @router.post("/submit", response_class=HTMLResponse)
 async def submit(request: Request) -> Response:
-    value = (await _form(request)).get("arxiv_id", "")
+    form = await _form(request)
+    value = form.get("arxiv_id", "")
+    user = community_submitter(request, form)  # signed in: CSRF-checked, rate-limited, credited
     try:
         # fetching blocks: run it off the event loop, as FastAPI does for sync routes
         done = await run_in_threadpool(submit_arxiv, engine_of(request), request.app.state.settings, value,
                                        limiter=request.app.state.arxiv_limiter)
     except PaperfeedError as exc:  # the form again, with what went wrong, never a bare error page
         return _render(request, "submit.html", exc.status, value=value, error=str(exc))
+    if user is not None:
+        engine_of(request).store.community.record_submission(user.id, done.paper.id, now=utc_now())
     return RedirectResponse(f"/papers/{done.paper.id}?submitted={int(done.added)}", status_code=303)
 
 

@@ -45,6 +45,8 @@ OPERATIONS = [
     ("GET", "/api/v1/papers"), ("GET", "/api/v1/papers/{paper_id}"), ("GET", "/api/v1/search"),
     ("GET", "/api/v1/map"), ("POST", "/api/v1/submit"), ("GET", "/feeds/papers.{fmt}"),
     ("GET", "/feeds/search.{fmt}"), ("GET", "/feeds/category/{category}.{fmt}"),
+    ("POST", "/api/v1/votes"), ("GET", "/api/v1/trending"), ("GET", "/feeds/trending.{fmt}"),
+    ("GET", "/api/v1/comments"), ("GET", "/api/v1/collections/{collection_id}.{fmt}"),
 ]
 
 
