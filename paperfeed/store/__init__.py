@@ -12,10 +12,12 @@ from typing import Iterator, Protocol, Sequence
 
 from paperfeed.errors import ConfigError
 from paperfeed.models import Paper, PaperChange, PaperFilter, StoredPaper
+from paperfeed.store.mail_tables import MailTables
 
 
 class Store(Protocol):
     url: str
+    mail: MailTables  # subscribers, link nonces, outbox (docs/email.md)
 
     def migrate(self) -> list[str]:
         """Apply pending migrations; return the names applied."""
