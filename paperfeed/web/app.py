@@ -26,7 +26,7 @@ from paperfeed.errors import PaperfeedError
 from paperfeed.engine import SearchEngine
 from paperfeed.sources.arxiv_api import RateLimiter
 from paperfeed.store import open_store
-from paperfeed.web import api, feed_routes, pages
+from paperfeed.web import api, feed_routes, pages, subscribe_routes
 from paperfeed.web.highlight import highlight, snippet
 from paperfeed.web.static import CachedStatic
 from paperfeed.web.views import NewestDay
@@ -78,6 +78,7 @@ def create_app(
     app.include_router(api.router)
     app.include_router(feed_routes.router)
     app.include_router(pages.router)
+    app.include_router(subscribe_routes.router)  # email subscriptions (docs/email.md)
     if settings.cors_origins:
         app.add_middleware(CORSMiddleware, allow_origins=list(settings.cors_origins), allow_methods=["GET", "POST"],
                            allow_headers=["Content-Type"], max_age=3600)
