@@ -51,6 +51,18 @@ class Follow:
 
 
 @dataclass(frozen=True)
+class ComposedDigest:
+    subscriber_id: int
+    period_key: str  # 'daily:2026-11-27' | 'weekly:2026-W48'
+    through_rev: int
+    next_due_at: datetime
+    recipient: str
+    message: bytes | None  # packed wire bytes; None: nothing new, recorded as empty
+    message_id: str
+    paper_pks: tuple[int, ...]
+
+
+@dataclass(frozen=True)
 class OutboxRow:
     id: int
     kind: str
@@ -190,6 +202,59 @@ class MailTables:
                       for r in self._rows(f"SELECT * FROM subscriber_follows WHERE subscriber_id IN ({marks}) "
                                           "ORDER BY kind, value", chunk)]
         return found
+
+    # -- digests --------------------------------------------------------------------------
+    def due_subscribers(self, *, now: datetime, limit: int) -> list[Subscriber]:
+        """Active subscribers whose digest is due, oldest due first (the partial index)."""
+        rows = self._rows("SELECT * FROM subscribers WHERE status = 'active' AND next_due_at <= ? "
+                          "ORDER BY next_due_at, id LIMIT ?", (to_iso(now), limit))
+        return [_subscriber(r) for r in rows]
+
+    def papers_after(self, *, rev: int, limit: int) -> dict[str, tuple[int, int]]:
+        """{paper id: (pk, rev)} of the newest `limit` papers written after `rev`."""
+        rows = self._rows("SELECT id, pk, rev FROM papers WHERE rev > ? ORDER BY rev DESC, pk DESC LIMIT ?",
+                          (rev, limit))
+        return {r["id"]: (int(r["pk"]), int(r["rev"])) for r in rows}
+
+    def sent_papers(self, subscriber_ids: Sequence[int], pks: Sequence[int]) -> set[tuple[int, int]]:
+        """(subscriber id, paper pk) pairs already in a digest: never a paper twice."""
+        found: set[tuple[int, int]] = set()
+        pk_list = sorted(set(pks))
+        for subs in _chunks(list(subscriber_ids), 200):
+            for chunk in _chunks(pk_list, 500):
+                sql = (f"SELECT subscriber_id, paper_pk FROM digest_items WHERE subscriber_id IN "
+                       f"({', '.join('?' * len(subs))}) AND paper_pk IN ({', '.join('?' * len(chunk))})")
+                found |= {(int(r["subscriber_id"]), int(r["paper_pk"])) for r in self._rows(sql, [*subs, *chunk])}
+        return found
+
+    def record_digests(self, composed: Sequence["ComposedDigest"], *, now: datetime, priority: int = 1) -> int:
+        """One transaction for a batch: digest rows (the (subscriber, period) key makes a
+        repeat a no-op), their items, the outbox rows, and next_due_at moved on. Returns how
+        many digests were queued."""
+        queued = 0
+        with self._write() as conn:
+            for digest in composed:
+                status = "queued" if digest.message is not None else "empty"
+                row = conn.execute(self._sql(
+                    "INSERT INTO digests (subscriber_id, period_key, status, through_rev, created_at) "
+                    "VALUES (?, ?, ?, ?, ?) ON CONFLICT (subscriber_id, period_key) DO NOTHING RETURNING id"),
+                    (digest.subscriber_id, digest.period_key, status, digest.through_rev, to_iso(now))).fetchone()
+                conn.execute(self._sql("UPDATE subscribers SET next_due_at = ? WHERE id = ? AND status = 'active'"),
+                             (to_iso(digest.next_due_at), digest.subscriber_id))
+                if row is None or digest.message is None:
+                    continue  # composed by an earlier run, or nothing new
+                digest_id = int(row["id"])
+                for pk in digest.paper_pks:
+                    conn.execute(self._sql("INSERT INTO digest_items (digest_id, subscriber_id, paper_pk) "
+                                           "VALUES (?, ?, ?) ON CONFLICT DO NOTHING"),
+                                 (digest_id, digest.subscriber_id, pk))
+                conn.execute(self._sql(
+                    "INSERT INTO outbox (kind, subscriber_id, digest_id, recipient, message, message_id, priority, "
+                    "status, next_attempt_at, created_at) VALUES ('digest', ?, ?, ?, ?, ?, ?, 'pending', ?, ?)"),
+                    (digest.subscriber_id, digest_id, digest.recipient, digest.message, digest.message_id,
+                     priority, to_iso(now), to_iso(now)))
+                queued += 1
+        return queued
 
     # -- outbox ---------------------------------------------------------------------------
     def enqueue(
