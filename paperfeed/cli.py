@@ -1,4 +1,4 @@
-"""Command line: `paperfeed serve | ingest | search | papers | db | mail | settings | bench`.
+"""Command line: `paperfeed serve | ingest | search | papers | db | mail | digest | settings | bench`.
 
 User mistakes print one line (`error: ...`) and exit non-zero; no tracebacks.
 """
@@ -335,6 +335,46 @@ def mail_test(ctx: click.Context, address: str) -> None:
                err=result.outcome is not Outcome.DELIVERED)
     if result.outcome is not Outcome.DELIVERED:
         ctx.exit(1)
+
+
+@main.group()
+def digest() -> None:
+    """Email digests: compose and send what is due (docs/email.md)."""
+
+
+@digest.command("run")
+@click.pass_context
+def digest_run(ctx: click.Context) -> None:
+    """Compose due digests and send due mail; for cron or a systemd timer (docs/deploying.md)."""
+    from paperfeed.digest_run import run_digests
+
+    engine = _open_engine(ctx)
+    engine.sync()
+    click.echo(run_digests(engine, _settings(ctx)).summary())
+
+
+@digest.command("preview")
+@click.argument("email")
+@click.pass_context
+def digest_preview(ctx: click.Context, email: str) -> None:
+    """Print what the next digest for EMAIL would hold, without recording or sending it."""
+    from paperfeed.digest import DigestComposer
+    from paperfeed.subscriptions import Subscriptions
+
+    engine = _open_engine(ctx)
+    from paperfeed.tokens import utc_now
+
+    plan = DigestComposer(engine, Subscriptions(engine.store, _settings(ctx)), utc_now).preview(email)
+    if plan is None:
+        click.echo(f"error: {email} is not a confirmed subscriber.", err=True)
+        ctx.exit(1)
+    if not plan.paper_count:
+        click.echo(f"{email}: nothing new since the last digest ({plan.period_key}); none would be sent.")
+        return
+    click.echo(f"{email}: {plan.period_key}, {plan.paper_count} papers")
+    for heading, papers in plan.sections:
+        for paper in papers:
+            click.echo(f"  [{heading}] {paper.id}  {paper.title}")
 
 
 @main.group()
