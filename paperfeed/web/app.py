@@ -8,6 +8,7 @@ status the core error names. Bad query parameters are 400s, never 500s.
 from __future__ import annotations
 
 import logging
+import threading
 from contextlib import asynccontextmanager
 from datetime import date, datetime, timezone
 from pathlib import Path
@@ -55,7 +56,9 @@ def create_app(
             return
         store = open_store(settings.database_url)
         app.state.engine = prepare_engine(store, settings)
+        stop = _digest_scheduler(app.state.engine, settings)
         yield
+        stop.set()
         store.close()
 
     app = FastAPI(
@@ -84,6 +87,15 @@ def create_app(
                            allow_headers=["Content-Type"], max_age=3600)
     _install_error_handlers(app)
     return app
+
+
+def _digest_scheduler(engine: SearchEngine, settings: Settings) -> threading.Event:
+    """PAPERFEED_DIGEST_INTERVAL: digest runs on a thread of this process (docs/email.md)."""
+    if not settings.mail.digest_interval_s:
+        return threading.Event()
+    from paperfeed.digest_run import start_scheduler
+
+    return start_scheduler(engine, settings, every_s=settings.mail.digest_interval_s)
 
 
 def app_from_environment() -> FastAPI:

@@ -137,3 +137,36 @@ def test_preview_and_paused_subscribers_get_nothing(world: tuple[SearchEngine, S
     subs.save_preferences(subs.link_tokens(subscriber)[0], Preferences("paused", None, 0, (), (), ()))
     clock.now += timedelta(days=3)
     assert DigestComposer(engine, subs, clock).run().due == 0
+
+
+def test_cli_preview_and_in_process_scheduler(world: tuple[SearchEngine, Settings], smtp_server: SmtpServer,
+                                              store_url: str) -> None:
+    from click.testing import CliRunner
+
+    from paperfeed.cli import main
+    from paperfeed.digest_run import start_scheduler
+
+    engine, settings = world
+    clock = Clock()
+    clock.now = datetime.now(timezone.utc) - timedelta(days=3)
+    subs = _subscribe(engine, settings, clock, smtp_server, "edsger@example.org", (("diffusion", ""),))
+    run_ingest(engine.store, [make_paper("Diffusion models for video generation", categories=["cs.CV"])])
+    engine.sync()
+    env = {"PAPERFEED_DATA_DIR": str(settings.data_dir), "PAPERFEED_DATABASE_URL": store_url,
+           "PAPERFEED_LOAD_DEMO": "false", "PAPERFEED_PUBLIC_URL": PUBLIC}
+    shown = CliRunner().invoke(main, ["digest", "preview", "edsger@example.org"], env=env)
+    assert shown.exit_code == 0 and "[Saved search: diffusion]" in shown.output and "video generation" in shown.output
+    unknown = CliRunner().invoke(main, ["digest", "preview", "nobody@example.org"], env=env)
+    assert unknown.exit_code == 1 and "not a confirmed subscriber" in unknown.output
+    assert subs is not None
+
+    before = len(smtp_server.handler.messages())
+    stop = start_scheduler(engine, settings, every_s=0.2)  # its own clock: now, and the digest is due
+    try:
+        deadline = datetime.now(timezone.utc) + timedelta(seconds=60)
+        while len(smtp_server.handler.messages()) == before and datetime.now(timezone.utc) < deadline:
+            import time
+            time.sleep(0.05)
+    finally:
+        stop.set()
+    assert "video generation" in body(smtp_server.handler.messages()[-1], "plain")
