@@ -436,6 +436,18 @@ def bench_mail(messages: int, sink: str, as_json: bool) -> None:
     click.echo(json.dumps(result) if as_json else "\n".join(f"{k}: {v}" for k, v in result.items()))
 
 
+@bench.command("digest")
+@click.option("--subscribers", default=100_000, show_default=True, type=click.IntRange(1, 10_000_000))
+@click.option("--store-url", default=None, help="A PostgreSQL URL to run against (default: a fresh SQLite file).")
+@click.option("--json", "as_json", is_flag=True)
+def bench_digest(subscribers: int, store_url: str | None, as_json: bool) -> None:
+    """Compose and deliver N digests to a local SMTP sink (docs/benchmarks.md)."""
+    from paperfeed.bench.digest import run_digest_bench
+
+    result = run_digest_bench(subscribers, store_url=store_url)
+    click.echo(json.dumps(result) if as_json else "\n".join(f"{k}: {v}" for k, v in result.items()))
+
+
 @bench.command("render")
 @click.option("--papers", default=100_000, show_default=True, type=click.IntRange(100, 10_000_000))
 @click.option("--data-dir", "bench_dir", type=click.Path(file_okay=False, path_type=Path), default=None,

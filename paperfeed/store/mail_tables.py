@@ -119,6 +119,26 @@ class MailTables:
         subscriber = _subscriber(row)
         return subscriber, subscriber.status == "pending"
 
+    def add_active_subscribers(self, emails: Sequence[str], *, now: datetime, next_due_at: datetime,
+                               searches: Sequence[tuple[str, str, str]] = ()) -> None:
+        """Bulk-load confirmed subscribers, each with the saved search (query, filters, key)
+        at index i % len(searches): for `paperfeed bench digest`, not for people."""
+        stamp, due = to_iso(now), to_iso(next_due_at)
+        with self._write() as conn:
+            cursor = conn.cursor()
+            cursor.executemany(self._sql(
+                "INSERT INTO subscribers (email, email_key, status, next_due_at, links_valid_after, confirmed_at, "
+                "created_at) VALUES (?, ?, 'active', ?, ?, ?, ?)"),
+                [(e, e.lower(), due, stamp, stamp, stamp) for e in emails])
+            if searches:
+                ids = [int(r["id"]) for r in conn.execute(self._sql(
+                    "SELECT id FROM subscribers WHERE created_at = ? ORDER BY id"), (stamp,)).fetchall()]
+                cursor.executemany(self._sql(
+                    "INSERT INTO subscriber_searches (subscriber_id, query, filters, label, query_key) "
+                    "VALUES (?, ?, ?, ?, ?)"),
+                    [(sid, *searches[i % len(searches)][:2], searches[i % len(searches)][0],
+                      searches[i % len(searches)][2]) for i, sid in enumerate(ids)])
+
     def get_subscriber(self, subscriber_id: int) -> Subscriber | None:
         rows = self._rows("SELECT * FROM subscribers WHERE id = ?", (subscriber_id,))
         return _subscriber(rows[0]) if rows else None
