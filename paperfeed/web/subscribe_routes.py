@@ -5,6 +5,7 @@ GET: mail software and scanners fetch links in mail, so every GET is a page with
 
 from __future__ import annotations
 
+import logging
 from urllib.parse import parse_qs
 
 from fastapi import APIRouter, BackgroundTasks, Request
@@ -19,6 +20,8 @@ from paperfeed.mail.transport import mailer_from_settings
 from paperfeed.subscriptions import Subscriptions, parse_preferences
 from paperfeed.tokens import Purpose
 from paperfeed.web.api import engine_of
+
+log = logging.getLogger("paperfeed.web")
 
 router = APIRouter(include_in_schema=False)
 MAX_FORM_BYTES = 16384
@@ -49,13 +52,16 @@ def send_urgent(subscriptions: Subscriptions) -> None:
     """Deliver the just-queued confirmation mail; a failure stays in the outbox for
     `paperfeed digest run` to retry."""
     settings = subscriptions.settings
-    mailer = mailer_from_settings(settings)
     try:
-        send_due(subscriptions.store, mailer, sender=subscriptions.sender, clock=subscriptions.clock,
-                 data_dir=settings.data_dir, throttle=Throttle(settings.mail.rate_per_second),
-                 max_bounces=settings.mail.max_bounces, limit=URGENT_BATCH)
-    finally:
-        mailer.close()
+        mailer = mailer_from_settings(settings)
+        try:
+            send_due(subscriptions.store, mailer, sender=subscriptions.sender, clock=subscriptions.clock,
+                     data_dir=settings.data_dir, throttle=Throttle(settings.mail.rate_per_second),
+                     max_bounces=settings.mail.max_bounces, limit=URGENT_BATCH)
+        finally:
+            mailer.close()
+    except PaperfeedError as exc:  # e.g. the relay refuses our login: the mail waits in the outbox
+        log.error("confirmation mail not sent now: %s", exc)
 
 
 @router.post("/subscribe", response_class=HTMLResponse)

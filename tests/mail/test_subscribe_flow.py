@@ -142,3 +142,20 @@ def test_nothing_but_the_confirm_mail_reaches_an_unconfirmed_address(site: tuple
                        message_id="<d1@example.org>", priority=1, now=now)
     due: list[OutboxRow] = store.mail.due_mail(now=now, limit=10)
     assert due == [] and len(server.handler.messages()) == 1
+
+
+def test_a_relay_that_refuses_us_leaves_the_confirm_mail_queued(tmp_path: Path, start_smtp) -> None:  # type: ignore[no-untyped-def]
+    from tests.mail.smtp_sink import RecordingHandler
+
+    server = start_smtp(RecordingHandler(mail_reply="530 5.7.0 authentication required"))
+    settings = Settings.load({
+        "data_dir": str(tmp_path / "data"), "load_demo": "false", "public_url": PUBLIC,
+        "smtp_host": "127.0.0.1", "smtp_port": str(server.port), "smtp_security": "none",
+        "mail_from": "paperfeed <digest@example.org>", "mail_rate": "0",
+    }, environ={}, dotenv=tmp_path / ".env")
+    store = open_store(settings.database_url)
+    with TestClient(create_app(settings, engine=prepare_engine(store, settings)), base_url=PUBLIC) as client:
+        answer = client.post("/subscribe", data={"email": "ada@example.org"})
+    assert answer.status_code == 200 and server.handler.messages() == []
+    assert store.mail.outbox_counts() == {"pending": 1}  # not counted as a bounce, still due
+    store.close()
