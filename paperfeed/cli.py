@@ -1,4 +1,4 @@
-"""Command line: `paperfeed serve | ingest | search | papers | db | mail | settings | bench`.
+"""Command line: `paperfeed serve | ingest | search | papers | db | mail | digest | settings | bench`.
 
 User mistakes print one line (`error: ...`) and exit non-zero; no tracebacks.
 """
@@ -338,6 +338,46 @@ def mail_test(ctx: click.Context, address: str) -> None:
 
 
 @main.group()
+def digest() -> None:
+    """Email digests: compose and send what is due (docs/email.md)."""
+
+
+@digest.command("run")
+@click.pass_context
+def digest_run(ctx: click.Context) -> None:
+    """Compose due digests and send due mail; for cron or a systemd timer (docs/deploying.md)."""
+    from paperfeed.digest_run import run_digests
+
+    engine = _open_engine(ctx)
+    engine.sync()
+    click.echo(run_digests(engine, _settings(ctx)).summary())
+
+
+@digest.command("preview")
+@click.argument("email")
+@click.pass_context
+def digest_preview(ctx: click.Context, email: str) -> None:
+    """Print what the next digest for EMAIL would hold, without recording or sending it."""
+    from paperfeed.digest import DigestComposer
+    from paperfeed.subscriptions import Subscriptions
+
+    engine = _open_engine(ctx)
+    from paperfeed.tokens import utc_now
+
+    plan = DigestComposer(engine, Subscriptions(engine.store, _settings(ctx)), utc_now).preview(email)
+    if plan is None:
+        click.echo(f"error: {email} is not a confirmed subscriber.", err=True)
+        ctx.exit(1)
+    if not plan.paper_count:
+        click.echo(f"{email}: nothing new since the last digest ({plan.period_key}); none would be sent.")
+        return
+    click.echo(f"{email}: {plan.period_key}, {plan.paper_count} papers")
+    for heading, papers in plan.sections:
+        for paper in papers:
+            click.echo(f"  [{heading}] {paper.id}  {paper.title}")
+
+
+@main.group()
 def bench() -> None:
     """Benchmarks (not tests): print measured figures and ratios to a baseline."""
 
@@ -393,6 +433,18 @@ def bench_mail(messages: int, sink: str, as_json: bool) -> None:
     from paperfeed.bench.mail import run_mail_bench
 
     result = run_mail_bench(messages, sink=sink)
+    click.echo(json.dumps(result) if as_json else "\n".join(f"{k}: {v}" for k, v in result.items()))
+
+
+@bench.command("digest")
+@click.option("--subscribers", default=100_000, show_default=True, type=click.IntRange(1, 10_000_000))
+@click.option("--store-url", default=None, help="A PostgreSQL URL to run against (default: a fresh SQLite file).")
+@click.option("--json", "as_json", is_flag=True)
+def bench_digest(subscribers: int, store_url: str | None, as_json: bool) -> None:
+    """Compose and deliver N digests to a local SMTP sink (docs/benchmarks.md)."""
+    from paperfeed.bench.digest import run_digest_bench
+
+    result = run_digest_bench(subscribers, store_url=store_url)
     click.echo(json.dumps(result) if as_json else "\n".join(f"{k}: {v}" for k, v in result.items()))
 
 

@@ -113,6 +113,12 @@ SPECS: tuple[SettingSpec, ...] = (
     SettingSpec("vote_limit", "60", "Votes one user may cast per minute."),
     SettingSpec("post_limit", "10", "Comments, submissions and collection changes one user may make per minute."),
     SettingSpec(
+        "digest_interval",
+        "0",
+        "Minutes between digest runs inside `paperfeed serve` (0: off; use cron or a systemd "
+        "timer running `paperfeed digest run` instead).",
+    ),
+    SettingSpec(
         "cors_origins",
         "",
         "Origins allowed to call the JSON API and feeds from a browser (CORS), comma-separated, "
@@ -263,6 +269,7 @@ class MailSettings:
     mail_from: str  # validated and normalised; "" when unset
     rate_per_second: float  # 0: no limit
     max_bounces: int
+    digest_interval_s: float  # 0: no in-process digest scheduler
 
     @classmethod
     def from_raw(cls, raw: dict[str, str], specs: dict[str, SettingSpec]) -> "MailSettings":
@@ -293,6 +300,8 @@ class MailSettings:
             mail_from=_parse_mail_from(specs["mail_from"], mail_from) if mail_from else "",
             rate_per_second=_parse_number(specs["mail_rate"], raw["mail_rate"], minimum=0, integer=False),
             max_bounces=int(_parse_number(specs["mail_max_bounces"], raw["mail_max_bounces"], minimum=1, integer=True)),
+            digest_interval_s=60 * _parse_number(specs["digest_interval"], raw["digest_interval"], minimum=0,
+                                                 integer=False),
         )
 
 

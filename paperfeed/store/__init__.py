@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Iterator, Protocol, Sequence
 
 from paperfeed.errors import ConfigError
 from paperfeed.models import Paper, PaperChange, PaperFilter, StoredPaper
+from paperfeed.store.mail_tables import MailTables
 from paperfeed.store.rows import PaperRow, from_iso, row_to_paper
 
 if TYPE_CHECKING:
@@ -21,6 +22,7 @@ if TYPE_CHECKING:
 class Store(Protocol):
     url: str
     community: "CommunityStore"  # accounts, votes, comments, collections
+    mail: MailTables  # subscribers, link nonces, outbox (docs/email.md)
 
     def migrate(self) -> list[str]:
         """Apply pending migrations; return the names applied."""

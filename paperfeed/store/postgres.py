@@ -25,6 +25,7 @@ from psycopg_pool import ConnectionPool, PoolTimeout
 from paperfeed.errors import StoreUnavailable
 from paperfeed.models import Paper, PaperChange, PaperFilter, StoredPaper
 from paperfeed.store.community import CommunityStore, PostgresDb
+from paperfeed.store.mail_tables import MailTables
 from paperfeed.store.rows import paper_to_row, row_to_paper, to_iso
 
 PAPER_COLUMNS = (
@@ -90,6 +91,7 @@ class PostgresStore:
         except PoolTimeout as exc:
             self.pool.close()
             raise unavailable(url, exc) from exc
+        self.mail = MailTables(read=self._conn, write=self._transaction, mark="%s")  # docs/email.md
 
     # -- connections -------------------------------------------------------------------
     @contextmanager

@@ -24,6 +24,7 @@ from typing import Any, Iterator, Sequence
 from paperfeed.errors import ConfigError, StoreUnavailable
 from paperfeed.models import Paper, PaperChange, PaperFilter, StoredPaper
 from paperfeed.store.community import CommunityStore, SqliteDb
+from paperfeed.store.mail_tables import MailTables
 from paperfeed.store.rows import PaperRow, paper_to_row, row_to_paper, to_iso
 
 _PAPER_COLUMNS = (
@@ -63,6 +64,7 @@ class SqliteStore:
         self._local = threading.local()
         self._write_lock = threading.Lock()
         self._writer = self._connect()
+        self.mail = MailTables(read=self._read_conn, write=self._transaction, mark="?")  # docs/email.md
 
     # -- connections -------------------------------------------------------------------
     def _connect(self) -> sqlite3.Connection:
@@ -94,6 +96,10 @@ class SqliteStore:
             conn = self._connect()
             self._local.conn = conn
         return conn
+
+    @contextmanager
+    def _read_conn(self) -> Iterator[sqlite3.Connection]:
+        yield self._reader()
 
     @contextmanager
     def _transaction(self) -> Iterator[sqlite3.Connection]:

@@ -8,6 +8,7 @@ status the core error names. Bad query parameters are 400s, never 500s.
 from __future__ import annotations
 
 import logging
+import threading
 from contextlib import asynccontextmanager
 from datetime import date, datetime, timezone
 from pathlib import Path
@@ -26,7 +27,7 @@ from paperfeed.errors import PaperfeedError
 from paperfeed.engine import SearchEngine
 from paperfeed.sources.arxiv_api import RateLimiter
 from paperfeed.store import open_store
-from paperfeed.web import api, feed_routes, pages
+from paperfeed.web import api, feed_routes, pages, subscribe_routes
 from paperfeed.web.community_routes import install_community
 from paperfeed.web.highlight import highlight, snippet
 from paperfeed.web.static import CachedStatic
@@ -56,7 +57,9 @@ def create_app(
             return
         store = open_store(settings.database_url)
         app.state.engine = prepare_engine(store, settings)
+        stop = _digest_scheduler(app.state.engine, settings)
         yield
+        stop.set()
         store.close()
 
     app = FastAPI(
@@ -80,11 +83,21 @@ def create_app(
     app.include_router(feed_routes.router)
     install_community(app)  # before pages: its routes are more specific
     app.include_router(pages.router)
+    app.include_router(subscribe_routes.router)  # email subscriptions (docs/email.md)
     if settings.cors_origins:
         app.add_middleware(CORSMiddleware, allow_origins=list(settings.cors_origins), allow_methods=["GET", "POST"],
                            allow_headers=["Content-Type"], max_age=3600)
     _install_error_handlers(app)
     return app
+
+
+def _digest_scheduler(engine: SearchEngine, settings: Settings) -> threading.Event:
+    """PAPERFEED_DIGEST_INTERVAL: digest runs on a thread of this process (docs/email.md)."""
+    if not settings.mail.digest_interval_s:
+        return threading.Event()
+    from paperfeed.digest_run import start_scheduler
+
+    return start_scheduler(engine, settings, every_s=settings.mail.digest_interval_s)
 
 
 def app_from_environment() -> FastAPI:

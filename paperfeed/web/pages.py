@@ -82,14 +82,3 @@ async def submit(request: Request) -> Response:
     if user is not None:
         engine_of(request).store.community.record_submission(user.id, done.paper.id, now=utc_now())
     return RedirectResponse(f"/papers/{done.paper.id}?submitted={int(done.added)}", status_code=303)
-
-
-@router.post("/subscribe", response_class=HTMLResponse)
-async def subscribe(request: Request) -> HTMLResponse:
-    """The header's call to action posts here. Email digests are the email issue's work;
-    until it lands this says so plainly and stores nothing."""
-    email = (await _form(request)).get("email", "").strip()
-    if "@" not in email or len(email) > 254:
-        return _render(request, "subscribe.html", 400, email=email,
-                       error="That does not look like an email address; use one like you@example.org.")
-    return _render(request, "subscribe.html", email=email, error=None)

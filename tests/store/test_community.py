@@ -170,3 +170,19 @@ def test_collections_are_owned(store: Store, papers: list[str]) -> None:
     assert c.collection_items(reading) == [("p0", "")]
     assert c.delete_collection(reading, bob) is False
     assert c.delete_collection(reading, ada) and c.get_collection(reading) is None
+
+
+def test_digest_trending_section_orders_by_the_same_heat(store: Store, papers: list[str]) -> None:
+    """The digest's "trending top N" ranks candidates as the trending page does: a voted
+    paper by its stored heat, unvoted ones by their freshness prior (newest first)."""
+    from types import SimpleNamespace
+
+    from paperfeed.digest import trending_order
+
+    users = [_user(store, f"v{i}") for i in range(3)]
+    for uid in users:
+        store.community.toggle_vote(uid, "p3", now=NOW)  # three fresh votes on the oldest paper
+    candidates = store.get_papers(papers)
+    ordered = trending_order(SimpleNamespace(store=store), candidates)  # type: ignore[arg-type]
+    assert [p.id for p in ordered] == ["p3", "p0", "p1", "p2"]
+    assert store.community.heats(["p3", "p0"]).keys() == {"p3"}

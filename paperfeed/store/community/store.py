@@ -146,6 +146,14 @@ class CommunityStore(TalkMixin):
         rows = self.db.read(f"SELECT paper_pk, votes FROM paper_heat WHERE paper_pk IN ({_marks(pks)})", list(pks))
         return {pks[int(r["paper_pk"])]: int(r["votes"]) for r in rows}
 
+    def heats(self, paper_ids: Sequence[str]) -> dict[str, float]:
+        """Stored heat of the voted-on papers among these (the others' heat is their prior)."""
+        pks = self._pks(paper_ids)
+        if not pks:
+            return {}
+        rows = self.db.read(f"SELECT paper_pk, heat FROM paper_heat WHERE paper_pk IN ({_marks(pks)})", list(pks))
+        return {pks[int(r["paper_pk"])]: float(r["heat"]) for r in rows}
+
     def voted_by(self, user_id: int, paper_ids: Sequence[str]) -> set[str]:
         pks = self._pks(paper_ids)
         if not pks:
