@@ -5,13 +5,14 @@ from __future__ import annotations
 from typing import Awaitable, Callable, Sequence
 
 from fastapi import FastAPI, Request, Response
+from markupsafe import Markup
 
 from paperfeed.models import Paper
 from paperfeed.store.community import Comment
 
-from paperfeed.web import accounts, collections, comments, votes
+from paperfeed.web import accounts, collections, comments, sparkline, votes
 from paperfeed.web.markdown import render_markdown
-from paperfeed.web.session import RateLimiter, csrf_token, current_user, remember_csrf
+from paperfeed.web.session import RateLimiter, csrf_token, current_user, remember_csrf, utc_now
 
 
 def install_community(app: FastAPI) -> None:
@@ -22,6 +23,7 @@ def install_community(app: FastAPI) -> None:
     env.globals["csrf_token"] = csrf_token
     env.globals["vote_counts"] = _vote_counts
     env.globals["my_votes"] = _my_votes
+    env.globals["vote_sparklines"] = _vote_sparklines
     env.globals["submitters"] = _submitters
     env.globals["comments_of"] = _comments_of
     env.globals["markdown"] = render_markdown
@@ -43,6 +45,13 @@ def install_community(app: FastAPI) -> None:
 # -- template helpers: one query per list, not per card ------------------------------------
 def _vote_counts(request: Request, papers: Sequence[Paper]) -> dict[str, int]:
     return request.app.state.engine.store.community.vote_counts([p.id for p in papers])  # type: ignore[no-any-return]
+
+
+def _vote_sparklines(request: Request, papers: Sequence[Paper]) -> dict[str, Markup]:
+    now = utc_now()
+    per_paper = request.app.state.engine.store.community.votes_per_day(
+        [p.id for p in papers], since=sparkline.window_start(now))
+    return {pid: sparkline.sparkline_svg(sparkline.running_totals(days, now.date())) for pid, days in per_paper.items()}
 
 
 def _my_votes(request: Request, papers: Sequence[Paper]) -> set[str]:

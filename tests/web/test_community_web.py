@@ -219,3 +219,15 @@ def test_sql_injection_payloads_are_plain_values(app_client: tuple[TestClient, C
     bodies = [c["body"] for c in client.get("/api/v1/comments", params={"paper_id": "fresh0"}).json()["comments"]]
     assert bodies == [p.strip() for p in SQL_PAYLOADS]
     assert client.post("/api/v1/votes", json={"paper_id": "fresh0"}, headers=headers).json()["votes"] == 1
+
+
+def test_a_vote_draws_a_sparkline_on_cards_and_the_paper_page(app_client: tuple[TestClient, CapturingMailer]) -> None:
+    client, mailer = app_client
+    assert "<svg class=\"spark\"" not in client.get("/papers/fresh1").text  # no votes: no line
+    sign_in(client, mailer)
+    client.post("/api/v1/votes", json={"paper_id": "fresh1"}, headers={"X-CSRF-Token": client.cookies[CSRF_COOKIE]})
+    label = 'aria-label="1 vote in the last 14 days"'
+    assert label in client.get("/papers/fresh1").text
+    trending = client.get("/trending").text
+    cards = {card.split('href="/papers/')[1].split('"')[0]: card for card in trending.split('<article class="card">')[1:]}
+    assert label in cards["fresh1"] and trending.count(label) == 1

@@ -154,6 +154,21 @@ class CommunityStore(TalkMixin):
         rows = self.db.read(f"SELECT paper_pk, heat FROM paper_heat WHERE paper_pk IN ({_marks(pks)})", list(pks))
         return {pks[int(r["paper_pk"])]: float(r["heat"]) for r in rows}
 
+    def votes_per_day(self, paper_ids: Sequence[str], *, since: datetime) -> dict[str, dict[str, int]]:
+        """Votes cast since `since`, per paper and UTC day ("2026-11-27"), for sparklines.
+        Only papers with a vote in the window appear."""
+        pks = self._pks(paper_ids)
+        if not pks:
+            return {}
+        rows = self.db.read(
+            "SELECT paper_pk, substr(voted_at, 1, 10) AS day, count(*) AS n FROM votes "
+            f"WHERE paper_pk IN ({_marks(pks)}) AND voted_at >= ? GROUP BY paper_pk, substr(voted_at, 1, 10)",
+            [*pks, to_iso(since)])
+        days: dict[str, dict[str, int]] = {}
+        for row in rows:
+            days.setdefault(pks[int(row["paper_pk"])], {})[row["day"]] = int(row["n"])
+        return days
+
     def voted_by(self, user_id: int, paper_ids: Sequence[str]) -> set[str]:
         pks = self._pks(paper_ids)
         if not pks:
