@@ -25,7 +25,7 @@ from datetime import datetime, timezone
 from multiprocessing import get_context
 from typing import BinaryIO
 
-from paperfeed.ingest import IngestReport, prepare_row, run_ingest
+from paperfeed.ingest import DEFAULT_BATCH_SIZE, IngestReport, prepare_row, run_ingest
 from paperfeed.models import Rejected, SourceItem
 from paperfeed.sources.lines import TooLong, iter_lines
 from paperfeed.store import Store
@@ -125,7 +125,7 @@ def run_bulk_ingest(
     stream: BinaryIO,
     parse_line: LineParser,
     *,
-    batch_size: int = 2000,
+    batch_size: int = DEFAULT_BATCH_SIZE,
     workers: int | None = None,
     chunk_lines: int = CHUNK_LINES,
     on_progress: Callable[[int], None] | None = None,

@@ -14,7 +14,7 @@ import click
 
 from paperfeed.config import SPECS, Settings
 from paperfeed.errors import ConfigError, PaperfeedError
-from paperfeed.ingest import IngestReport
+from paperfeed.ingest import DEFAULT_BATCH_SIZE, IngestReport
 from paperfeed.store import Store, open_store
 
 if TYPE_CHECKING:
@@ -137,7 +137,7 @@ def _print_report(report: IngestReport, as_json: bool) -> None:
 @click.option("--since", type=click.DateTime(["%Y-%m-%d"]), help="arxiv: first submission day (YYYY-MM-DD).")
 @click.option("--until", type=click.DateTime(["%Y-%m-%d"]), help="arxiv: last submission day.")
 @click.option("--id", "ids", multiple=True, help="arxiv: fetch these arXiv ids instead of a category.")
-@click.option("--batch-size", default=2000, show_default=True, type=click.IntRange(1, 100_000),
+@click.option("--batch-size", default=DEFAULT_BATCH_SIZE, show_default=True, type=click.IntRange(1, 100_000),
               help="Records per transaction.")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 @click.pass_context

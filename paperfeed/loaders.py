@@ -13,7 +13,7 @@ from typing import BinaryIO, Callable, Iterator
 from paperfeed.bulk import LineParser, run_bulk_ingest
 from paperfeed.config import Settings
 from paperfeed.errors import InvalidInput, SourceError
-from paperfeed.ingest import IngestReport, ingest_batch, prepare, run_ingest
+from paperfeed.ingest import DEFAULT_BATCH_SIZE, IngestReport, ingest_batch, prepare, run_ingest
 from paperfeed.models import SourceItem
 from paperfeed.sources import arxiv_snapshot
 from paperfeed.sources.arxiv_snapshot import parse_arxiv_snapshot
@@ -60,7 +60,7 @@ def _progress_open(file: Path):  # type: ignore[no-untyped-def]
 
 
 def ingest_file(
-    store: Store, source: str, path: str | None, *, batch_size: int = 2000, workers: int | None = None
+    store: Store, source: str, path: str | None, *, batch_size: int = DEFAULT_BATCH_SIZE, workers: int | None = None
 ) -> IngestReport:
     """Load a file (or stdin for '-'); line-per-record sources parse in `workers` processes
     (default: one per core; 0 parses in this process)."""
