@@ -38,6 +38,21 @@ class InvalidInput(PaperfeedError):
     status = 400
 
 
+class Forbidden(PaperfeedError):
+    code = "forbidden"
+    status = 403
+
+
+class SignInRequired(PaperfeedError):
+    code = "sign_in_required"
+    status = 401
+
+
+class RateLimited(PaperfeedError):
+    code = "rate_limited"
+    status = 429
+
+
 class QuerySyntaxError(InvalidInput):
     code = "query_syntax"
 

@@ -9,14 +9,14 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from urllib.parse import parse_qs
 
-from paperfeed.errors import InvalidInput, NotFound
+from paperfeed.errors import Forbidden, InvalidInput, NotFound
 from paperfeed.models import Paper
 from paperfeed.store.community import Collection
 from paperfeed.web.api import engine_of
 from paperfeed.web.collections_io import export_bibtex, export_json, import_bibtex
 from paperfeed.web.comments import _poster
 from paperfeed.web.pages import _form, _render
-from paperfeed.web.session import Forbidden, current_user, utc_now
+from paperfeed.web.session import current_user, utc_now
 
 router = APIRouter(include_in_schema=False)
 api_router = APIRouter(tags=["community"])

@@ -9,11 +9,11 @@ from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 from urllib.parse import quote
 
-from paperfeed.errors import InvalidInput, NotFound
+from paperfeed.errors import Forbidden, InvalidInput, NotFound
 from paperfeed.store.community import Comment, User
 from paperfeed.web.api import engine_of
 from paperfeed.web.pages import _form
-from paperfeed.web.session import Forbidden, check_csrf, require_user, utc_now
+from paperfeed.web.session import check_csrf, require_user, utc_now
 
 router = APIRouter(include_in_schema=False)
 api_router = APIRouter(tags=["community"])

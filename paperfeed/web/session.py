@@ -24,27 +24,12 @@ from typing import Callable
 from fastapi import Request
 from fastapi.responses import Response
 
-from paperfeed.errors import PaperfeedError
+from paperfeed.errors import Forbidden, RateLimited, SignInRequired
 from paperfeed.store.community import User
 
 SESSION_COOKIE = "pf_session"
 CSRF_COOKIE = "pf_csrf"
 CSRF_HEADER = "x-csrf-token"
-
-
-class Forbidden(PaperfeedError):
-    code = "forbidden"
-    status = 403
-
-
-class SignInRequired(PaperfeedError):
-    code = "sign_in_required"
-    status = 401
-
-
-class RateLimited(PaperfeedError):
-    code = "rate_limited"
-    status = 429
 
 
 def utc_now() -> datetime:
