@@ -235,7 +235,9 @@ class PostgresStore:
             total = conn.execute(f"SELECT count(*) AS n FROM papers p WHERE {where}", params).fetchone()["n"]  # type: ignore[index]
             rows = conn.execute(
                 f"{_SELECT} p WHERE {where} "
-                "ORDER BY p.published IS NULL, p.published DESC, p.pk DESC LIMIT %s OFFSET %s",
+                # The same order as `published IS NULL, published DESC`, spelled so the
+                # papers_newest_first index (migration 0030) serves it without a sort.
+                "ORDER BY p.published DESC NULLS LAST, p.pk DESC LIMIT %s OFFSET %s",
                 [*params, limit, offset],
             ).fetchall()
         return [row_to_paper(row) for row in rows], total

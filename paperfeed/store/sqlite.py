@@ -259,8 +259,9 @@ class SqliteStore:
         where, params = _filter_sql(filters, alias="p", probe_category=(members or 0) > _WALK_CATEGORY_ABOVE)
         if members is not None and filters == PaperFilter(category=filters.category):
             total = members  # counted from the (category, pk) index alone: ~1 ms, not 80
-        else:
-            total = conn.execute(f"SELECT count(*) FROM papers p WHERE {where}", params).fetchone()[0]
+        else:  # counted without probing: driving by the category's members is the cheaper plan
+            count_where, count_params = _filter_sql(filters, alias="p")
+            total = conn.execute(f"SELECT count(*) FROM papers p WHERE {count_where}", count_params).fetchone()[0]
         if total == 0:
             return [], 0
         # SQLite sorts NULL lowest, so DESC already puts undated papers last; spelling that
@@ -362,9 +363,10 @@ def _chunks(values: list[Any], size: int) -> Iterator[list[Any]]:
 
 
 def _filter_sql(filters: PaperFilter, *, alias: str, probe_category: bool = False) -> tuple[str, list[Any]]:
-    """WHERE clause and parameters. `probe_category` writes the category test as `+pk IN`
-    (the unary plus keeps SQLite from driving the query by that subquery, so it walks the
-    published-date index and probes membership instead)."""
+    """WHERE clause and parameters. `probe_category` writes the category test as a correlated
+    EXISTS on the (pk, category) primary key, so SQLite walks the published-date index and
+    probes each paper's membership in ~3 us; `+pk IN (subquery)` did the same walk but first
+    built a list of every member (10.7 vs 0.6 ms for a 25k-paper category at 100k papers)."""
     clauses, params = ["1 = 1"], []  # type: tuple[list[str], list[Any]]
     if filters.date_from:
         clauses.append(f"{alias}.published >= ?")
@@ -374,7 +376,8 @@ def _filter_sql(filters: PaperFilter, *, alias: str, probe_category: bool = Fals
         params.append(filters.date_to.isoformat() + "T99")  # inclusive: sorts after any time that day
     if filters.category:
         clauses.append(
-            f"{'+' if probe_category else ''}{alias}.pk IN (SELECT pk FROM paper_categories WHERE category = ?)"
+            f"EXISTS (SELECT 1 FROM paper_categories c WHERE c.pk = {alias}.pk AND c.category = ?)"
+            if probe_category else f"{alias}.pk IN (SELECT pk FROM paper_categories WHERE category = ?)"
         )
         params.append(filters.category)
     if filters.has_code is not None:

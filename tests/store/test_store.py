@@ -110,6 +110,9 @@ def test_a_big_category_lists_newest_first_with_its_exact_total(store: Store) ->
     page, total = store.list_papers(filters=PaperFilter(category="cs.CL"), limit=30, offset=60)
     assert total == 2_400
     assert [p.id for p in page] == [p.id for p in members[60:90]]
+    later = [p for p in members if p.published.date() >= date(2026, 1, 15)]
+    dated, dated_total = store.list_papers(filters=PaperFilter(category="cs.CL", date_from=date(2026, 1, 15)), limit=10)
+    assert dated_total == len(later) and [p.id for p in dated] == [p.id for p in later[:10]]
     small, small_total = store.list_papers(filters=PaperFilter(category="cs.CV"), limit=5)
     assert small_total == 800 and all("cs.CV" in p.categories for p in small)
     assert store.list_papers(filters=PaperFilter(category="no.such"), limit=5) == ([], 0)
