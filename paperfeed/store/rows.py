@@ -116,24 +116,28 @@ def paper_to_row(paper: Paper, *, ingested_at: datetime | str) -> PaperRow:
     return row
 
 
+# Every page decodes its rows' five JSON columns; orjson does it ~3x faster than json.
+_decode = orjson.loads
+
+
 def row_to_paper(row: Mapping[str, Any]) -> Paper:
     return Paper(
         id=row["id"],
         title=row["title"],
         abstract=row["abstract"],
-        authors=json.loads(row["authors"]),
-        categories=json.loads(row["categories"]),
+        authors=_decode(row["authors"]),
+        categories=_decode(row["categories"]),
         arxiv_id=row["arxiv_id"],
         arxiv_version=row["arxiv_version"],
-        versions=[Version(v, from_iso(created)) for v, created in json.loads(row["versions"])],
+        versions=[Version(v, from_iso(created)) for v, created in _decode(row["versions"])],
         doi=row["doi"],
         published=from_iso(row["published"]),
         updated=from_iso(row["updated"]),
-        links=[Link(kind, url) for kind, url in json.loads(row["links"])],
+        links=[Link(kind, url) for kind, url in _decode(row["links"])],
         comments=row["comments"],
         journal_ref=row["journal_ref"],
         source=row["source"],
         source_id=row["source_id"],
         fetched_at=from_iso(row["fetched_at"]),
-        extra=json.loads(row["extra"]),
+        extra=_decode(row["extra"]),
     )
