@@ -10,7 +10,6 @@ contend, and other processes wait on `busy_timeout` instead of failing.
 from __future__ import annotations
 
 import functools
-import json
 import operator
 import sqlite3
 import threading
@@ -20,6 +19,8 @@ from importlib import resources
 from pathlib import Path
 from contextlib import contextmanager
 from typing import Any, Iterator, Sequence
+
+import orjson
 
 from paperfeed.errors import ConfigError, StoreUnavailable
 from paperfeed.models import Paper, PaperChange, PaperFilter, StoredPaper
@@ -406,7 +407,7 @@ def _replace_categories(conn: sqlite3.Connection, rev: int, last_pk: int, catego
     conn.executemany("DELETE FROM paper_categories WHERE pk = ?", [(pk,) for _, pk in written if pk <= last_pk])
     conn.executemany(
         "INSERT OR IGNORE INTO paper_categories (category, pk) VALUES (?, ?)",
-        [(category, pk) for paper_id, pk in written for category in json.loads(categories.get(paper_id, "[]"))],
+        [(category, pk) for paper_id, pk in written for category in orjson.loads(categories.get(paper_id, "[]"))],
     )
 
 
