@@ -95,9 +95,10 @@ def ranked(conn: Any, weighted: WeightedTerms, filters: PaperFilter, limit: int,
         # a correlated subquery: each candidate's postings are probed by (pk, term_id)
         "exact AS MATERIALIZED (SELECT c.pk, (SELECT sum(q.weight * k.impact) FROM keyword_postings k "
         "  JOIN q ON q.term_id = k.term_id WHERE k.pk = c.pk AND k.term_id = ANY(%s::int[])) AS score "
-        "  FROM partial c) "
-        "SELECT p.id, e.score / {scale} AS score FROM exact e JOIN papers p ON p.pk = e.pk "
-        "ORDER BY e.score DESC, e.pk LIMIT {limit}"
+        "  FROM partial c), "
+        "best AS (SELECT pk, score FROM exact ORDER BY score DESC, pk LIMIT {limit}) "
+        "SELECT p.id, b.score / {scale} AS score FROM best b JOIN papers p ON p.pk = b.pk "
+        "ORDER BY b.score DESC, b.pk"
     ).format(restrict=restrict, top=sql.Literal(TOP_PER_TERM), rescore=sql.Literal(max(RESCORE, int(limit))),
              scale=sql.Literal(IMPACT_SCALE), limit=sql.Literal(int(limit)))
     return conn.execute(statement, [term_ids, weights, *params, term_ids]).fetchall()
