@@ -1,17 +1,15 @@
-"""Search inside PostgreSQL: keyword ranking over a weighted tsvector, vectors in pgvector.
+"""Search inside PostgreSQL: keyword ranking (postings, or the tsvector), vectors in pgvector.
 
 Both objects answer the calls search.py makes of the file indexes (KeywordIndex,
 VectorIndex) and return the same shapes, so the hybrid fusion in search.py is shared.
 The design and its limits are in docs/postgres.md. In short:
 
-* Keyword: `papers.search` holds title (weight A), abstract (B) and authors (C). A query's
-  clauses become tsqueries (phraseto_tsquery, english; `au:` uses the simple config, as
-  names are not stemmed). Fields restrict by weight (`ts_filter(search, '{a}')`). The score
-  is BM25-like: per clause, IDF (from `lexeme_stats`) x ts_rank with length normalisation,
-  summed. PostgreSQL has no WAND: ranking an OR query scores every match, which takes
-  seconds at 1M papers. So matches are taken up to CANDIDATE_CAP; when a query matches
-  more, papers matching *all* its words are ranked first (AND-first), then the capped OR
-  candidates.
+* Keyword: plain word queries are ranked by BM25 from the impact-ordered postings
+  (`postgres_postings.py`, migration 0040). Phrases, fields, `+`/`-` and the newest-first
+  sort use `papers.search`, a tsvector of title (weight A), abstract (B) and authors (C):
+  clauses become tsqueries (phraseto_tsquery, english; `au:` uses the simple config),
+  fields restrict by weight, the score is IDF (from `keyword_terms`) x ts_rank summed over
+  clauses, over at most CANDIDATE_CAP matches (AND-first when the cap is hit).
 * Vectors: `paper_vectors` (model, pk, embedding), one partial HNSW index per model over
   `embedding::vector(dim)` with cosine distance, built after the first sync.
 """
@@ -50,7 +48,8 @@ HNSW_BUILD_MEMORY = "1GB"  # an upper bound for the one-off graph build, not a r
 
 # -- keyword ------------------------------------------------------------------------------
 class PgKeywordIndex:
-    """Keyword search over `papers.search`; nothing to build (a generated column)."""
+    """Keyword search inside the database; nothing to build: the postings and the tsvector
+    are written with the papers."""
 
     def __init__(self, store: "PostgresStore") -> None:
         self.store = store
