@@ -209,7 +209,7 @@ def reindex(ctx: click.Context, model: str | None, keyword_only: bool) -> None:
         if keyword_only:
             return
         embedder = load_embedder(model or settings.embed_model)
-        keyword, vectors = in_database(embedder.name, embedder.dim)
+        _, vectors = in_database(embedder.name, embedder.dim)
         count = vectors.rebuild(store, embedder, on_progress=counter("embedded", store.count_papers(), only_tty=True))
         click.echo(f"vectors in the database ({embedder.name}, {embedder.dim}-d): {count} papers")
         return
