@@ -201,10 +201,15 @@ def reindex(ctx: click.Context, model: str | None, keyword_only: bool) -> None:
     settings = _settings(ctx)
     store = _open_store(ctx)
     in_database = getattr(store, "search_backends", None)
-    if in_database is not None:  # PostgreSQL: the tsvector needs no rebuild; vectors are re-embedded
-        embedder = load_embedder(model or settings.embed_model)
-        keyword, vectors = in_database(embedder.name, embedder.dim)
+    if in_database is not None:  # PostgreSQL: postings recomputed in place; vectors re-embedded
+        keyword, _ = in_database(None, None)
+        indexed = keyword.rebuild(on_progress=counter("keyword-indexed", store.count_papers(), only_tty=True))
         keyword.sync(store)
+        click.echo(f"keyword postings in the database: {indexed} papers")
+        if keyword_only:
+            return
+        embedder = load_embedder(model or settings.embed_model)
+        _, vectors = in_database(embedder.name, embedder.dim)
         count = vectors.rebuild(store, embedder, on_progress=counter("embedded", store.count_papers(), only_tty=True))
         click.echo(f"vectors in the database ({embedder.name}, {embedder.dim}-d): {count} papers")
         return

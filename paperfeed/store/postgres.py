@@ -164,7 +164,9 @@ class PostgresStore:
                 refused: list[tuple[str, str]] = []
             except pg_errors.UniqueViolation:
                 refused = _upsert_one_by_one(conn, rows)  # rare: keep the others
-            _replace_categories(conn, rev, {p.id: p.categories for p in papers})
+            written = _replace_categories(conn, rev, {p.id: p.categories for p in papers})
+            # the keyword postings change with the papers, in the same transaction
+            conn.execute("SELECT paperfeed_index_keywords(%s::bigint[])", (written,))
         return refused
 
     # -- raw rows, as stored (`paperfeed db copy`) ------------------------------------------
@@ -179,12 +181,14 @@ class PostgresStore:
     def insert_raw(self, rows: Sequence[dict[str, Any]], categories: Sequence[tuple[int, str]]) -> None:
         """Rows exactly as given, pk and rev included, in one transaction."""
         with self._transaction() as conn, conn.cursor() as cur:
+            cur.execute("SELECT pg_advisory_xact_lock(%s)", (WRITE_LOCK,))
             with cur.copy(f"COPY papers ({', '.join(PAPER_COLUMNS)}) FROM STDIN") as copy:
                 for row in rows:
                     copy.write_row([row[c] for c in PAPER_COLUMNS])
             with cur.copy("COPY paper_categories (pk, category) FROM STDIN") as copy:
                 for pair in categories:
                     copy.write_row(pair)
+            cur.execute("SELECT paperfeed_index_keywords(%s::bigint[])", ([row["pk"] for row in rows],))
             # new papers written later must get pks past the copied ones
             cur.execute("SELECT setval(pg_get_serial_sequence('papers', 'pk'), "
                         "greatest((SELECT max(pk) FROM papers), 1))")
@@ -349,13 +353,15 @@ def _upsert_one_by_one(conn: psycopg.Connection[Any], rows: list[dict[str, Any]]
     return refused
 
 
-def _replace_categories(conn: psycopg.Connection[Any], rev: int, categories: dict[str, list[str]]) -> None:
+def _replace_categories(conn: psycopg.Connection[Any], rev: int, categories: dict[str, list[str]]) -> list[int]:
+    """Store the categories of the papers written as `rev`; returns their pks."""
     written = [(r["id"], r["pk"]) for r in conn.execute("SELECT id, pk FROM papers WHERE rev = %s", (rev,))]
     conn.execute("DELETE FROM paper_categories WHERE pk = ANY(%s)", ([pk for _, pk in written],))
     pairs = {(category, pk) for paper_id, pk in written for category in categories.get(paper_id, [])}
     if pairs:
         with conn.cursor() as cur:
             cur.executemany("INSERT INTO paper_categories (category, pk) VALUES (%s, %s)", sorted(pairs))
+    return [pk for _, pk in written]
 
 
 def _explain_conflict(exc: pg_errors.UniqueViolation) -> str:

@@ -1,17 +1,15 @@
-"""Search inside PostgreSQL: keyword ranking over a weighted tsvector, vectors in pgvector.
+"""Search inside PostgreSQL: keyword ranking (postings, or the tsvector), vectors in pgvector.
 
 Both objects answer the calls search.py makes of the file indexes (KeywordIndex,
 VectorIndex) and return the same shapes, so the hybrid fusion in search.py is shared.
 The design and its limits are in docs/postgres.md. In short:
 
-* Keyword: `papers.search` holds title (weight A), abstract (B) and authors (C). A query's
-  clauses become tsqueries (phraseto_tsquery, english; `au:` uses the simple config, as
-  names are not stemmed). Fields restrict by weight (`ts_filter(search, '{a}')`). The score
-  is BM25-like: per clause, IDF (from `lexeme_stats`) x ts_rank with length normalisation,
-  summed. PostgreSQL has no WAND: ranking an OR query scores every match, which takes
-  seconds at 1M papers. So matches are taken up to CANDIDATE_CAP; when a query matches
-  more, papers matching *all* its words are ranked first (AND-first), then the capped OR
-  candidates.
+* Keyword: plain word queries are ranked by BM25 from the impact-ordered postings
+  (`postgres_postings.py`, migration 0040). Phrases, fields, `+`/`-` and the newest-first
+  sort use `papers.search`, a tsvector of title (weight A), abstract (B) and authors (C):
+  clauses become tsqueries (phraseto_tsquery, english; `au:` uses the simple config),
+  fields restrict by weight, the score is IDF (from `keyword_terms`) x ts_rank summed over
+  clauses, over at most CANDIDATE_CAP matches (AND-first when the cap is hit).
 * Vectors: `paper_vectors` (model, pk, embedding), one partial HNSW index per model over
   `embedding::vector(dim)` with cosine distance, built after the first sync.
 """
@@ -28,7 +26,8 @@ from psycopg import sql
 
 from paperfeed.models import PaperFilter, SearchHit
 from paperfeed.query import ParsedQuery, _without_stopwords
-from paperfeed.store.postgres import filter_sql
+from paperfeed.store import postgres_postings as postings
+from paperfeed.store.postgres import WRITE_LOCK, filter_sql
 
 if TYPE_CHECKING:
     from paperfeed.index.embed import Embedder
@@ -41,7 +40,6 @@ CANDIDATE_CAP = 10_000  # OR matches scored per query, at most (docs/postgres.md
 # as the Tantivy ranker adds a light title boost to title + abstract.
 RANK_WEIGHTS = "{0, 0.75, 0.75, 1.0}"  # each must lie in [0, 1]
 RANK_NORMALISATION = 1  # divide by 1 + log(document length): BM25's length normalisation, roughly
-STATS_REFRESH_GROWTH = 0.1  # recompute lexeme document frequencies when the store grew by 10%
 FIELD_WEIGHTS = {"title": "{a}", "abstract": "{b}", "authors": "{c}"}
 SYNC_LOCK = 0x70617067
 EF_SEARCH_MIN = 64
@@ -50,20 +48,37 @@ HNSW_BUILD_MEMORY = "1GB"  # an upper bound for the one-off graph build, not a r
 
 # -- keyword ------------------------------------------------------------------------------
 class PgKeywordIndex:
-    """Keyword search over `papers.search`; nothing to build (a generated column)."""
+    """Keyword search inside the database; nothing to build: the postings and the tsvector
+    are written with the papers."""
 
     def __init__(self, store: "PostgresStore") -> None:
         self.store = store
 
     def sync(self, store: "Store", *, on_progress: Callable[[int], None] | None = None) -> int:
-        """The tsvector follows every write by itself; this only refreshes the document
-        frequencies once the store has grown enough. Returns papers new since last time."""
+        """The tsvector and the postings follow every write by themselves (in the write's
+        transaction); this only reports how many papers are new since last time."""
         with self.store._conn() as conn:
-            conn.execute("SELECT pg_advisory_lock(%s)", (SYNC_LOCK,))
-            try:
-                return _refresh_stats(conn)
-            finally:
-                conn.execute("SELECT pg_advisory_unlock(%s)", (SYNC_LOCK,))
+            newest_rev = int(conn.execute("SELECT coalesce(max(rev), 0) AS r FROM papers").fetchone()["r"])
+            new_papers = int(conn.execute("SELECT count(*) AS n FROM papers WHERE rev > %s",
+                                          (_state_int(conn, "keyword_rev"),)).fetchone()["n"])
+            _set_state(conn, "keyword_rev", newest_rev)
+        return new_papers
+
+    def rebuild(self, *, batch_size: int = 5000, on_progress: Callable[[int], None] | None = None) -> int:
+        """Recompute every paper's postings with today's average lengths (ingest uses the
+        averages of the day each paper was written); one transaction per batch."""
+        done, after = 0, 0
+        while True:
+            with self.store._transaction() as conn:
+                conn.execute("SELECT pg_advisory_xact_lock(%s)", (WRITE_LOCK,))
+                pks = [r["pk"] for r in conn.execute(
+                    "SELECT pk FROM papers WHERE pk > %s ORDER BY pk LIMIT %s", (after, batch_size))]
+                if not pks:
+                    return done
+                conn.execute("SELECT paperfeed_index_keywords(%s::bigint[])", (pks,))
+            done, after = done + len(pks), pks[-1]
+            if on_progress:
+                on_progress(done)
 
     def document_count(self) -> int:
         return self.store.count_papers()
@@ -72,21 +87,31 @@ class PgKeywordIndex:
         self, parsed: ParsedQuery, *, filters: PaperFilter, limit: int, newest: bool = False
     ) -> list[SearchHit]:
         """Top `limit` papers for the query's text clauses within `filters`."""
-        query = _KeywordQuery(_without_stopwords(parsed.clauses))
+        clauses = _without_stopwords(parsed.clauses)
         with self.store._conn() as conn:
-            query.weigh(conn)
-            if not query.positive or newest:
-                rows = _newest(conn, query, filters, limit)
+            if postings.answers(clauses, newest=newest):
+                weighted = postings.weigh(conn, clauses)
+                rows = postings.ranked(conn, weighted, filters, limit, filter_sql(filters, alias="p"))
             else:
-                rows, matched = _ranked(conn, query, filters, limit, all_words=False)
-                if matched >= CANDIDATE_CAP and len(query.optional) > 1:
-                    first, _ = _ranked(conn, query, filters, limit, all_words=True)
-                    seen = {row["id"] for row in first}
-                    rows = first + [row for row in rows if row["id"] not in seen]
+                rows = _tsvector_ranked(conn, _KeywordQuery(clauses), filters, limit, newest=newest)
         return [
             SearchHit(row["id"], float(row["score"]), rank, "bm25")
             for rank, row in enumerate(rows[:limit], start=1)
         ]
+
+
+def _tsvector_ranked(conn: Any, query: "_KeywordQuery", filters: PaperFilter, limit: int,
+                     *, newest: bool) -> list[dict[str, Any]]:
+    """Queries with phrases, fields, + or -: ranked over the tsvectors of the matches."""
+    query.weigh(conn)
+    if not query.positive or newest:
+        return _newest(conn, query, filters, limit)
+    rows, matched = _ranked(conn, query, filters, limit, all_words=False)
+    if matched >= CANDIDATE_CAP and len(query.optional) > 1:
+        first, _ = _ranked(conn, query, filters, limit, all_words=True)
+        seen = {row["id"] for row in first}
+        rows = first + [row for row in rows if row["id"] not in seen]
+    return rows
 
 
 class _KeywordQuery:
@@ -105,12 +130,12 @@ class _KeywordQuery:
         """IDF per positive clause: the rarest of its words (a phrase is as rare as that)."""
         if not self.positive:
             return
-        total = max(1, int(_state_int(conn, "lexeme_stats_papers")))
+        total = max(1, int(conn.execute("SELECT docs FROM keyword_totals").fetchone()["docs"]))
         for index, clause in enumerate(self.positive):
             row = conn.execute(
-                "SELECT coalesce(min(s.ndoc), 0) AS n, count(w) AS words "
+                "SELECT coalesce(min(t.df), 0) AS n, count(w) AS words "
                 "FROM unnest(tsvector_to_array(to_tsvector(%s::regconfig, %s))) AS w "
-                "LEFT JOIN lexeme_stats s ON s.word = w",
+                "LEFT JOIN keyword_terms t ON t.lexeme = w",
                 (_config(clause), clause.text),
             ).fetchone()
             n = min(int(row["n"]), total)
@@ -219,24 +244,6 @@ def _state_int(conn: Any, key: str) -> int:
 def _set_state(conn: Any, key: str, value: object) -> None:
     conn.execute("INSERT INTO state (key, value) VALUES (%s, %s) "
                  "ON CONFLICT (key) DO UPDATE SET value = excluded.value", (key, str(value)))
-
-
-def _refresh_stats(conn: Any) -> int:
-    """Recompute `lexeme_stats` (one pass over every tsvector) when the store has grown
-    by STATS_REFRESH_GROWTH since the last time; IDF moves slowly, so that is enough."""
-    papers = int(conn.execute("SELECT count(*) AS n FROM papers").fetchone()["n"])
-    counted = _state_int(conn, "lexeme_stats_papers")
-    newest_rev = int(conn.execute("SELECT coalesce(max(rev), 0) AS r FROM papers").fetchone()["r"])
-    new_papers = int(conn.execute("SELECT count(*) AS n FROM papers WHERE rev > %s",
-                                  (_state_int(conn, "keyword_rev"),)).fetchone()["n"])
-    if papers and (counted == 0 or abs(papers - counted) >= STATS_REFRESH_GROWTH * counted):
-        with conn.transaction():
-            conn.execute("TRUNCATE lexeme_stats")
-            conn.execute("INSERT INTO lexeme_stats (word, ndoc) "
-                         "SELECT word, ndoc FROM ts_stat('SELECT search FROM papers')")
-            _set_state(conn, "lexeme_stats_papers", papers)
-    _set_state(conn, "keyword_rev", newest_rev)
-    return new_papers
 
 
 # -- vectors ------------------------------------------------------------------------------
