@@ -8,9 +8,9 @@ from fastapi import FastAPI, Request, Response
 from markupsafe import Markup
 
 from paperfeed.models import Paper
-from paperfeed.store.community import Comment
+from paperfeed.store.community import CardCounts, Comment
 
-from paperfeed.web import accounts, collections, comments, sparkline, votes
+from paperfeed.web import accounts, collections, comments, passwords, sparkline, votes
 from paperfeed.web.markdown import render_markdown
 from paperfeed.web.session import RateLimiter, csrf_token, current_user, remember_csrf, utc_now
 
@@ -22,6 +22,7 @@ def install_community(app: FastAPI) -> None:
     env.globals["current_user"] = current_user
     env.globals["csrf_token"] = csrf_token
     env.globals["vote_counts"] = _vote_counts
+    env.globals["card_counts"] = _card_counts
     env.globals["my_votes"] = _my_votes
     env.globals["vote_sparklines"] = _vote_sparklines
     env.globals["submitters"] = _submitters
@@ -29,6 +30,7 @@ def install_community(app: FastAPI) -> None:
     env.globals["markdown"] = render_markdown
     env.globals["my_collections"] = collections.my_collections
     app.include_router(accounts.router)
+    app.include_router(passwords.router)
     app.include_router(votes.router)
     app.include_router(votes.api_router)
     app.include_router(comments.router)
@@ -45,6 +47,10 @@ def install_community(app: FastAPI) -> None:
 # -- template helpers: one query per list, not per card ------------------------------------
 def _vote_counts(request: Request, papers: Sequence[Paper]) -> dict[str, int]:
     return request.app.state.engine.store.community.vote_counts([p.id for p in papers])  # type: ignore[no-any-return]
+
+
+def _card_counts(request: Request, papers: Sequence[Paper]) -> dict[str, CardCounts]:
+    return request.app.state.engine.store.community.card_counts([p.id for p in papers])  # type: ignore[no-any-return]
 
 
 def _vote_sparklines(request: Request, papers: Sequence[Paper]) -> dict[str, Markup]:
