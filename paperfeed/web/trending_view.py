@@ -15,7 +15,7 @@ from typing import Any, Mapping
 
 from paperfeed.engine import SearchEngine
 from paperfeed.errors import InvalidInput
-from paperfeed.models import Paper, PaperFilter
+from paperfeed.models import Paper
 from paperfeed.store.community import CardCounts
 from paperfeed.trending import heat, score_at
 
@@ -63,10 +63,8 @@ def trending_page(engine: SearchEngine, *, view: str = "day", now: datetime, lim
     community = engine.store.community
     voted = community.trending_voted(since=since, limit=limit)
     ranked: dict[str, tuple[float, int]] = {e.paper_id: (e.heat, e.votes) for e in voted}
-    fresh, _ = engine.store.list_papers(filters=PaperFilter(date_from=since.date()), limit=limit + len(voted))
-    fresh_by_id = {p.id: p for p in fresh if p.published is not None and p.published >= since}
-    for paper in fresh_by_id.values():
-        ranked.setdefault(paper.id, (heat([], paper.published), 0))
+    for paper_id, published in community.newest_listed(since=since, limit=limit + len(voted)):
+        ranked.setdefault(paper_id, (heat([], published), 0))
     for paper_id, submitted_at in community.submitted_since(since, limit=limit):
         ranked.setdefault(paper_id, (heat([], submitted_at), 0))  # older papers submitted in the period
     top = sorted(ranked.items(), key=lambda item: (-item[1][0], item[0]))[:limit]

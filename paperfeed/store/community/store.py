@@ -252,6 +252,13 @@ class CommunityStore(TalkMixin):
             "WHERE h.published >= ? ORDER BY h.heat DESC LIMIT ?", [to_iso(since), limit])
         return [TrendingEntry(r["id"], float(r["heat"]), int(r["votes"])) for r in rows]
 
+    def newest_listed(self, *, since: datetime, limit: int) -> list[tuple[str, datetime]]:
+        """(paper id, published) of the newest `limit` papers published since `since`: the
+        only unvoted papers that can make a trending list (ids only: no paper decoding)."""
+        rows = self.db.read("SELECT id, published FROM papers WHERE published >= ? "
+                            "ORDER BY published DESC, id LIMIT ?", [to_iso(since), limit])
+        return [(r["id"], from_iso(r["published"])) for r in rows]  # type: ignore[misc]
+
     # -- submissions ---------------------------------------------------------------------
     def record_submission(self, user_id: int, paper_id: str, *, now: datetime) -> tuple[int, bool]:
         """The first submitter of a paper keeps it; returns (submitter's user id, new)."""
