@@ -49,6 +49,11 @@ def test_list_apis_carry_real_votes_and_comment_counts(app_client: tuple[TestCli
     assert (one["votes"], one["comment_count"]) == (2, 2)
     old = client.get("/api/v1/papers/old").json()["paper"]
     assert (old["votes"], old["comment_count"]) == (0, 1)
+    made = client.post("/collections", data={"name": "counts", "paper_id": "fresh0",
+                                             "csrf": client.cookies[CSRF_COOKIE]}, follow_redirects=False)
+    cid = made.headers["location"].rsplit("/", 1)[1]
+    exported = client.get(f"/api/v1/collections/{cid}.json").json()["papers"]
+    assert _counts(exported) == {"fresh0": (2, 2)}
 
 
 def _card_numbers(html: str) -> dict[str, tuple[int, int]]:
