@@ -25,7 +25,7 @@ from email.utils import format_datetime
 from pathlib import Path
 from typing import Iterator
 
-from paperfeed.bench.corpus import snapshot_records
+from paperfeed.bench.corpus import TextMaker, snapshot_record
 from paperfeed.bench.latency import _settings
 from paperfeed.bench.render import REQUESTS, WARMUP, _call, _time
 from paperfeed.engine import SearchEngine
@@ -45,11 +45,15 @@ VIEWS = ("day", "week", "month")
 
 
 def dated_records(count: int, anchor: datetime, start: int = 0) -> Iterator[dict[str, object]]:
-    """The bench corpus, with record n published (count - n) * SPAN / count before `anchor`."""
+    """The bench corpus, newest first: record n is published (count - n) * SPAN / count
+    before `anchor`, and the i-th one written is n = count - 1 - i. Newest first, so a
+    build stopped early (or resumed from `start`) already holds the recent papers that
+    trending reads, at the full corpus's papers-per-day density."""
     step = SPAN / count
-    for n, record in enumerate(snapshot_records(count)):
-        if n < start:
-            continue
+    maker = TextMaker(seed=1009 + start)  # not the other benches' stream: titles stay distinct
+    for i in range(start, count):
+        n = count - 1 - i
+        record = snapshot_record(n, maker)
         published = anchor - step * (count - n) + timedelta(seconds=1)
         created = [min(anchor, published + timedelta(days=3 * v)) for v in range(len(record["versions"]))]  # type: ignore[arg-type]
         record["versions"] = [{"version": f"v{v + 1}", "created": format_datetime(at, usegmt=True)}

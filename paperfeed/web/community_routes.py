@@ -12,7 +12,7 @@ from paperfeed.store.community import CardCounts, Comment
 
 from paperfeed.web import accounts, collections, comments, passwords, sparkline, votes
 from paperfeed.web.markdown import render_markdown
-from paperfeed.web.session import RateLimiter, csrf_token, current_user, remember_csrf, utc_now
+from paperfeed.web.session import RateLimiter, csrf_token, current_user, remember_csrf
 
 
 def install_community(app: FastAPI) -> None:
@@ -54,7 +54,7 @@ def _card_counts(request: Request, papers: Sequence[Paper]) -> dict[str, CardCou
 
 
 def _vote_sparklines(request: Request, papers: Sequence[Paper]) -> dict[str, Markup]:
-    now = utc_now()
+    now = votes.clock_now(request)
     per_paper = request.app.state.engine.store.community.votes_per_day(
         [p.id for p in papers], since=sparkline.window_start(now))
     return {pid: sparkline.sparkline_svg(sparkline.running_totals(days, now.date())) for pid, days in per_paper.items()}
