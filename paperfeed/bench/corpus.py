@@ -54,6 +54,11 @@ class TextMaker:
         return self.words_(self.rng.randint(110, 190)) + "."
 
 
+# Ids below repeat with this period (lcm of 12 months and 100,000 numbers); records past it
+# get ids of another year prefix ("07MM.NNNNN" on), so n < 300,000 keeps its old id.
+_ID_PERIOD = 300_000
+
+
 def snapshot_records(count: int, seed: int = 7) -> Iterator[dict[str, object]]:
     maker = TextMaker(seed)
     for n in range(count):
@@ -65,10 +70,12 @@ def snapshot_record(n: int, maker: TextMaker) -> dict[str, object]:
     rng = maker.rng
     month = 1 + n % 12
     arxiv_id = f"{2000 + (n // 1_000_000) % 26:04d}"[2:] + f"{month:02d}.{n % 100000:05d}"
+    if n >= _ID_PERIOD:  # that scheme repeats every 300,000 records: give later ones their own
+        arxiv_id = f"{7 + n // 1_200_000:02d}{1 + (n // 100000) % 12:02d}.{n % 100000:05d}"
     authors = [(rng.choice(_LAST), rng.choice(_FIRST)) for _ in range(rng.randint(1, 6))]
     versions = rng.randint(1, 3)
     return {
-        "id": arxiv_id if n < 100000 * 12 else f"{arxiv_id}{n}",
+        "id": arxiv_id,
         "submitter": authors[0][1] + " " + authors[0][0],
         "authors": ", ".join(f"{first} {last}" for last, first in authors),
         "title": maker.title(),
