@@ -1,4 +1,4 @@
-"""Command line: `paperfeed serve | ingest | search | papers | db | mail | digest | settings | bench`.
+"""Command line: `paperfeed serve | ingest | search | papers | db | mail | digest | settings | users | bench`.
 
 User mistakes print one line (`error: ...`) and exit non-zero; no tracebacks.
 """
@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from paperfeed.cli_users import users
 from paperfeed.config import SPECS, Settings
 from paperfeed.errors import ConfigError, PaperfeedError
 from paperfeed.ingest import DEFAULT_BATCH_SIZE, IngestReport
@@ -239,9 +240,11 @@ def papers() -> None:
 @click.pass_context
 def papers_show(ctx: click.Context, paper_id: str, as_json: bool) -> None:
     """Print one paper."""
-    from paperfeed.web.views import paper_page
+    from paperfeed.web.views import card_counts, paper_page
 
-    data = paper_page(_open_engine(ctx), paper_id).as_dict()["paper"]
+    engine = _open_engine(ctx)
+    page = paper_page(engine, paper_id)
+    data = page.as_dict(card_counts(engine, [page.paper]))["paper"]
     if as_json:
         click.echo(json.dumps(data, ensure_ascii=False, indent=2))
         return
@@ -472,6 +475,26 @@ def bench_render(papers: int, bench_dir: Path | None, as_json: bool) -> None:
     click.echo(json.dumps(result) if as_json else json.dumps(result, indent=2))
 
 
+@bench.command("trending")
+@click.option("--papers", default=1_000_000, show_default=True, type=click.IntRange(100, 10_000_000))
+@click.option("--votes", default=100_000, show_default=True, type=click.IntRange(1, 10_000_000))
+@click.option("--data-dir", "bench_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Where to build the store (kept, so a second run reuses it). Default: a temp dir.")
+@click.option("--json", "as_json", is_flag=True)
+def bench_trending(papers: int, votes: int, bench_dir: Path | None, as_json: bool) -> None:
+    """p50/p95 render time of the trending page, its JSON and Atom feed at N papers, V votes."""
+    import tempfile
+
+    from paperfeed.bench.trending import run_trending_bench
+
+    if bench_dir is None:
+        with tempfile.TemporaryDirectory(prefix="paperfeed-trending-") as tmp:
+            result = run_trending_bench(papers, votes, Path(tmp), progress=not as_json)
+    else:
+        result = run_trending_bench(papers, votes, bench_dir, progress=not as_json)
+    click.echo(json.dumps(result) if as_json else json.dumps(result, indent=2))
+
+
 @bench.command("ingest")
 @click.option("--records", default=200_000, show_default=True, type=click.IntRange(1, 50_000_000))
 @click.option("--json", "as_json", is_flag=True)
@@ -481,6 +504,9 @@ def bench_ingest(records: int, as_json: bool) -> None:
 
     result = run_ingest_bench(records, progress=not as_json)
     click.echo(json.dumps(result) if as_json else "\n".join(f"{k}: {v}" for k, v in result.items()))
+
+
+main.add_command(users)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -54,31 +54,43 @@ class TextMaker:
         return self.words_(self.rng.randint(110, 190)) + "."
 
 
+# Ids below repeat with this period (lcm of 12 months and 100,000 numbers); records past it
+# get ids of another year prefix ("07MM.NNNNN" on), so n < 300,000 keeps its old id.
+_ID_PERIOD = 300_000
+
+
 def snapshot_records(count: int, seed: int = 7) -> Iterator[dict[str, object]]:
     maker = TextMaker(seed)
-    rng = maker.rng
     for n in range(count):
-        month = 1 + n % 12
-        arxiv_id = f"{2000 + (n // 1_000_000) % 26:04d}"[2:] + f"{month:02d}.{n % 100000:05d}"
-        authors = [(rng.choice(_LAST), rng.choice(_FIRST)) for _ in range(rng.randint(1, 6))]
-        versions = rng.randint(1, 3)
-        yield {
-            "id": arxiv_id if n < 100000 * 12 else f"{arxiv_id}{n}",
-            "submitter": authors[0][1] + " " + authors[0][0],
-            "authors": ", ".join(f"{first} {last}" for last, first in authors),
-            "title": maker.title(),
-            "comments": "12 pages, 4 figures" + (f"; code at https://github.com/lab{n}/repo{n}" if n % 5 == 0 else ""),
-            "journal-ref": None,
-            "doi": f"10.5555/bench.{n}" if n % 3 == 0 else None,
-            "categories": " ".join(rng.sample(_CATEGORIES, rng.randint(1, 3))),
-            "abstract": maker.abstract(),
-            "versions": [
-                {"version": f"v{v}", "created": f"Mon, {1 + v:d} {['Jan','Feb','Mar','Apr','May','Jun','Jul','Aug','Sep','Oct','Nov','Dec'][month - 1]} 2024 10:00:00 GMT"}
-                for v in range(1, versions + 1)
-            ],
-            "update_date": f"2024-{month:02d}-{1 + versions:02d}",
-            "authors_parsed": [[last, first, ""] for last, first in authors],
-        }
+        yield snapshot_record(n, maker)
+
+
+def snapshot_record(n: int, maker: TextMaker) -> dict[str, object]:
+    """Record number `n` (its id comes from n, its text from `maker`'s random stream)."""
+    rng = maker.rng
+    month = 1 + n % 12
+    arxiv_id = f"{2000 + (n // 1_000_000) % 26:04d}"[2:] + f"{month:02d}.{n % 100000:05d}"
+    if n >= _ID_PERIOD:  # that scheme repeats every 300,000 records: give later ones their own
+        arxiv_id = f"{7 + n // 1_200_000:02d}{1 + (n // 100000) % 12:02d}.{n % 100000:05d}"
+    authors = [(rng.choice(_LAST), rng.choice(_FIRST)) for _ in range(rng.randint(1, 6))]
+    versions = rng.randint(1, 3)
+    return {
+        "id": arxiv_id,
+        "submitter": authors[0][1] + " " + authors[0][0],
+        "authors": ", ".join(f"{first} {last}" for last, first in authors),
+        "title": maker.title(),
+        "comments": "12 pages, 4 figures" + (f"; code at https://github.com/lab{n}/repo{n}" if n % 5 == 0 else ""),
+        "journal-ref": None,
+        "doi": f"10.5555/bench.{n}" if n % 3 == 0 else None,
+        "categories": " ".join(rng.sample(_CATEGORIES, rng.randint(1, 3))),
+        "abstract": maker.abstract(),
+        "versions": [
+            {"version": f"v{v}", "created": f"Mon, {1 + v:d} {['Jan','Feb','Mar','Apr','May','Jun','Jul','Aug','Sep','Oct','Nov','Dec'][month - 1]} 2024 10:00:00 GMT"}
+            for v in range(1, versions + 1)
+        ],
+        "update_date": f"2024-{month:02d}-{1 + versions:02d}",
+        "authors_parsed": [[last, first, ""] for last, first in authors],
+    }
 
 
 def write_snapshot(path: Path, count: int, seed: int = 7) -> Path:

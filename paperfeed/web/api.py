@@ -52,14 +52,17 @@ async def home_params(
 
 @router.get("/papers", summary="Papers of a day, week or month (the home page)", responses=ERRORS)
 def list_papers(request: Request, params: dict[str, Any] = Depends(home_params)) -> dict[str, Any]:
-    return views.home_page(engine_of(request), today=today_of(request), newest_of=newest_of(request),
-                           **params).as_dict()
+    engine = engine_of(request)
+    page = views.home_page(engine, today=today_of(request), newest_of=newest_of(request), **params)
+    return page.as_dict(views.card_counts(engine, page.papers))
 
 
 @router.get("/papers/{paper_id:path}", summary="One paper, its related papers and BibTeX",
             responses={**ERRORS, 404: {"description": "No such paper"}})
 def get_paper(request: Request, paper_id: str) -> dict[str, Any]:
-    return views.paper_page(engine_of(request), paper_id).as_dict()
+    engine = engine_of(request)
+    page = views.paper_page(engine, paper_id)
+    return page.as_dict(views.card_counts(engine, [page.paper, *page.related]))
 
 
 async def search_params(
@@ -80,7 +83,9 @@ async def search_params(
 
 @router.get("/search", summary="Search papers", responses=ERRORS)
 def search(request: Request, params: views.SearchParams = Depends(search_params)) -> dict[str, Any]:
-    return views.search_page(engine_of(request), params).as_dict()
+    engine = engine_of(request)
+    page = views.search_page(engine, params)
+    return page.as_dict(views.card_counts(engine, page.results.papers))
 
 
 async def map_params(

@@ -123,6 +123,9 @@ def _install_docs(app: FastAPI) -> None:
 
 def _templates() -> Jinja2Templates:
     templates = Jinja2Templates(directory=HERE / "templates")
+    # The templates ship with the package and never change under a running server: skip
+    # Jinja's per-render os.stat of every template and include (one per card on lists).
+    templates.env.auto_reload = False
     templates.env.filters["highlight"] = highlight
     templates.env.filters["snippet"] = snippet
     return templates

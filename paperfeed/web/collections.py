@@ -155,7 +155,8 @@ def export(request: Request, collection_id: int, fmt: str) -> Response:
     if fmt == "bib":
         return Response(export_bibtex([p for p, _ in items]), media_type="application/x-bibtex; charset=utf-8",
                         headers=headers)
-    return Response(export_json(collection, items), media_type="application/json", headers=headers)
+    counts = engine_of(request).store.community.card_counts([p.id for p, _ in items])
+    return Response(export_json(collection, items, counts), media_type="application/json", headers=headers)
 
 
 def my_collections(request: Request) -> list[Any]:

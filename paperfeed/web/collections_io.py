@@ -12,13 +12,13 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Mapping
 
 from paperfeed.engine import SearchEngine
 from paperfeed.errors import InvalidInput
 from paperfeed.identity import normalise_doi, normalise_title
 from paperfeed.models import Paper
-from paperfeed.store.community import Collection
+from paperfeed.store.community import NO_COUNTS, CardCounts, Collection
 from paperfeed.web.cite import bibtex
 
 MAX_IMPORT_ENTRIES = 500
@@ -36,12 +36,13 @@ def export_bibtex(papers: list[Paper]) -> str:
     return "\n".join(bibtex(p) for p in papers)
 
 
-def export_json(collection: Collection, items: list[tuple[Paper, str]]) -> str:
+def export_json(collection: Collection, items: list[tuple[Paper, str]], counts: Mapping[str, CardCounts]) -> str:
     from paperfeed.web.views import paper_dict
 
     data: dict[str, Any] = {"id": collection.id, "name": collection.name, "public": collection.public,
                             "created_at": collection.created_at.isoformat(),
-                            "papers": [{**paper_dict(p), "note": note} for p, note in items]}
+                            "papers": [{**paper_dict(p, counts=counts.get(p.id, NO_COUNTS)), "note": note}
+                                       for p, note in items]}
     return json.dumps(data, ensure_ascii=False, indent=2)
 
 

@@ -8,11 +8,11 @@ from fastapi import FastAPI, Request, Response
 from markupsafe import Markup
 
 from paperfeed.models import Paper
-from paperfeed.store.community import Comment
+from paperfeed.store.community import CardCounts, Comment
 
-from paperfeed.web import accounts, collections, comments, sparkline, votes
+from paperfeed.web import accounts, collections, comments, passwords, sparkline, votes
 from paperfeed.web.markdown import render_markdown
-from paperfeed.web.session import RateLimiter, csrf_token, current_user, remember_csrf, utc_now
+from paperfeed.web.session import RateLimiter, csrf_token, current_user, remember_csrf
 
 
 def install_community(app: FastAPI) -> None:
@@ -22,6 +22,7 @@ def install_community(app: FastAPI) -> None:
     env.globals["current_user"] = current_user
     env.globals["csrf_token"] = csrf_token
     env.globals["vote_counts"] = _vote_counts
+    env.globals["card_counts"] = _card_counts
     env.globals["my_votes"] = _my_votes
     env.globals["vote_sparklines"] = _vote_sparklines
     env.globals["submitters"] = _submitters
@@ -29,6 +30,7 @@ def install_community(app: FastAPI) -> None:
     env.globals["markdown"] = render_markdown
     env.globals["my_collections"] = collections.my_collections
     app.include_router(accounts.router)
+    app.include_router(passwords.router)
     app.include_router(votes.router)
     app.include_router(votes.api_router)
     app.include_router(comments.router)
@@ -47,8 +49,12 @@ def _vote_counts(request: Request, papers: Sequence[Paper]) -> dict[str, int]:
     return request.app.state.engine.store.community.vote_counts([p.id for p in papers])  # type: ignore[no-any-return]
 
 
+def _card_counts(request: Request, papers: Sequence[Paper]) -> dict[str, CardCounts]:
+    return request.app.state.engine.store.community.card_counts([p.id for p in papers])  # type: ignore[no-any-return]
+
+
 def _vote_sparklines(request: Request, papers: Sequence[Paper]) -> dict[str, Markup]:
-    now = utc_now()
+    now = votes.clock_now(request)
     per_paper = request.app.state.engine.store.community.votes_per_day(
         [p.id for p in papers], since=sparkline.window_start(now))
     return {pid: sparkline.sparkline_svg(sparkline.running_totals(days, now.date())) for pid, days in per_paper.items()}

@@ -10,11 +10,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from types import MappingProxyType
+from typing import Any, Mapping
 
 from paperfeed.engine import SearchEngine
 from paperfeed.errors import InvalidInput
-from paperfeed.models import Paper, PaperFilter
+from paperfeed.models import Paper
+from paperfeed.store.community import CardCounts
 from paperfeed.trending import heat, score_at
 
 SPANS = {"day": timedelta(days=1), "week": timedelta(days=7), "month": timedelta(days=30)}
@@ -39,11 +41,13 @@ class TrendingPage:
     def label(self) -> str:
         return LABELS[self.view]
 
-    def as_dict(self) -> dict[str, Any]:
+    def as_dict(self, comments: Mapping[str, int] = MappingProxyType({})) -> dict[str, Any]:
+        """`comments`: paper id -> visible comments (votes come with the items)."""
         from paperfeed.web.views import paper_dict
 
         return {"view": self.view, "generated_at": self.now.isoformat(),
-                "papers": [{**paper_dict(i.paper), "votes": i.votes, "score": round(i.score, 6)} for i in self.items]}
+                "papers": [{**paper_dict(i.paper, counts=CardCounts(i.votes, comments.get(i.paper.id, 0))),
+                            "score": round(i.score, 6)} for i in self.items]}
 
 
 def check_trending(view: str, limit: int) -> None:
@@ -59,10 +63,8 @@ def trending_page(engine: SearchEngine, *, view: str = "day", now: datetime, lim
     community = engine.store.community
     voted = community.trending_voted(since=since, limit=limit)
     ranked: dict[str, tuple[float, int]] = {e.paper_id: (e.heat, e.votes) for e in voted}
-    fresh, _ = engine.store.list_papers(filters=PaperFilter(date_from=since.date()), limit=limit + len(voted))
-    fresh_by_id = {p.id: p for p in fresh if p.published is not None and p.published >= since}
-    for paper in fresh_by_id.values():
-        ranked.setdefault(paper.id, (heat([], paper.published), 0))
+    for paper_id, published in community.newest_listed(since=since, limit=limit + len(voted)):
+        ranked.setdefault(paper_id, (heat([], published), 0))
     for paper_id, submitted_at in community.submitted_since(since, limit=limit):
         ranked.setdefault(paper_id, (heat([], submitted_at), 0))  # older papers submitted in the period
     top = sorted(ranked.items(), key=lambda item: (-item[1][0], item[0]))[:limit]

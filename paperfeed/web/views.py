@@ -5,13 +5,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 from datetime import date
-from typing import Any
+from types import MappingProxyType
+from typing import Any, Mapping, Sequence
 from urllib.parse import urlencode
 
 from paperfeed.errors import InvalidInput, NotFound
 from paperfeed.models import Paper, PaperFilter
 from paperfeed.engine import SearchEngine
 from paperfeed.search import SearchResults, related_papers, search
+from paperfeed.store.community import NO_COUNTS, CardCounts
 from paperfeed.store.rows import to_iso
 from paperfeed.web.cite import bibtex
 from paperfeed.web.highlight import query_terms
@@ -20,7 +22,14 @@ from paperfeed.web.periods import Period, check_day, is_new, period_of
 MAX_PER_PAGE = 100
 MAX_OFFSET = 10_000_000  # deeper than any store lists; also keeps SQL integers in range
 RELATED_PAPERS = 8
-VOTES_PLACEHOLDER = 0  # votes arrive with the community issue; until then every paper has 0
+
+Counts = Mapping[str, CardCounts]  # paper id -> its votes and comments (papers with none absent)
+NONE: Counts = MappingProxyType({})
+
+
+def card_counts(engine: SearchEngine, papers: Sequence[Paper]) -> dict[str, CardCounts]:
+    """Votes and comments of a list of papers, one query (the JSON twins show them)."""
+    return engine.store.community.card_counts([p.id for p in papers])
 
 
 @dataclass(frozen=True)
@@ -65,13 +74,13 @@ class HomePage:
     def is_new(self, paper: Paper) -> bool:
         return is_new(paper.published.date() if paper.published else None, self.today)
 
-    def as_dict(self) -> dict[str, Any]:
+    def as_dict(self, counts: Counts = NONE) -> dict[str, Any]:
         period = self.period
         return {
             "period": period.as_dict() if period else None,
             "previous": period.previous().as_dict() if period else None,
             "next": period.next().as_dict() if period and self.has_next_period else None,
-            "papers": [{**paper_dict(p), "new": self.is_new(p)} for p in self.papers],
+            "papers": [{**paper_dict(p, counts=counts.get(p.id, NO_COUNTS)), "new": self.is_new(p)} for p in self.papers],
             "pagination": self.pagination.as_dict(),
         }
 
@@ -121,8 +130,9 @@ class PaperPage:
     def bibtex(self) -> str:
         return bibtex(self.paper)
 
-    def as_dict(self) -> dict[str, Any]:
-        return {"paper": paper_dict(self.paper, full=True), "related": [paper_dict(p) for p in self.related],
+    def as_dict(self, counts: Counts = NONE) -> dict[str, Any]:
+        return {"paper": paper_dict(self.paper, full=True, counts=counts.get(self.paper.id, NO_COUNTS)),
+                "related": [paper_dict(p, counts=counts.get(p.id, NO_COUNTS)) for p in self.related],
                 "bibtex": self.bibtex}
 
 
@@ -181,7 +191,7 @@ class SearchPage:
     def query(self) -> str:
         return self.params.q
 
-    def as_dict(self) -> dict[str, Any]:
+    def as_dict(self, counts: Counts = NONE) -> dict[str, Any]:
         return {
             "query": self.query,
             "sort": self.params.sort,
@@ -196,7 +206,7 @@ class SearchPage:
             "direct": self.results.direct,
             "terms": self.terms,
             "hits": [
-                {"rank": hit.rank, "score": round(hit.score, 6), "paper": paper_dict(paper)}
+                {"rank": hit.rank, "score": round(hit.score, 6), "paper": paper_dict(paper, counts=counts.get(paper.id, NO_COUNTS))}
                 for hit, paper in self.results
             ],
             "pagination": self.pagination.as_dict(),
@@ -224,7 +234,9 @@ def empty_search(params: SearchParams) -> SearchPage:
 
 
 # -- shared shapes ------------------------------------------------------------------------------
-def paper_dict(paper: Paper, *, full: bool = False) -> dict[str, Any]:
+def paper_dict(paper: Paper, *, full: bool = False, counts: CardCounts = NO_COUNTS) -> dict[str, Any]:
+    """A paper as the JSON API shows it; `counts` are its votes and visible comments
+    (`comment_count`, since `comments` is arXiv's own comments field)."""
     data: dict[str, Any] = {
         "id": paper.id,
         "url": f"/papers/{paper.id}",
@@ -236,7 +248,8 @@ def paper_dict(paper: Paper, *, full: bool = False) -> dict[str, Any]:
         "doi": paper.doi,
         "links": [{"kind": link.kind, "url": link.url} for link in paper.links],
         "has_code": paper.has_code,
-        "votes": VOTES_PLACEHOLDER,
+        "votes": counts.votes,
+        "comment_count": counts.comments,
         "abstract": paper.abstract,
     }
     if full:

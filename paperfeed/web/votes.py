@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from fastapi import APIRouter, Query, Request
@@ -24,6 +25,12 @@ def _vote(request: Request, paper_id: str) -> tuple[bool, int]:
     limit = request.app.state.settings.community.vote_limit
     request.app.state.rate_limiter.hit(f"vote:{user.id}", limit=limit, window_s=60, what="votes")
     return engine_of(request).store.community.toggle_vote(user.id, paper_id, now=utc_now())
+
+
+def clock_now(request: Request) -> datetime:
+    """Trending and sparkline time: real time, or one pinned by a benchmark (app.state.clock)."""
+    clock = getattr(request.app.state, "clock", None)
+    return clock() if clock is not None else utc_now()
 
 
 def _safe_next(value: str) -> str:
@@ -56,20 +63,23 @@ LIMIT = Query(30, description="Papers, 1..100")
 
 @router.get("/trending", response_class=HTMLResponse)
 def trending_html(request: Request, view: str = VIEW, limit: int = LIMIT) -> HTMLResponse:
-    data = trending_page(engine_of(request), view=view, now=utc_now(), limit=limit)
+    data = trending_page(engine_of(request), view=view, now=clock_now(request), limit=limit)
     return _render(request, "trending.html", data=data)
 
 
 @api_router.get("/api/v1/trending", summary="Trending papers (votes with a 24 h half-life, docs/ranking.md)")
 def trending_json(request: Request, view: str = VIEW, limit: int = LIMIT) -> dict[str, Any]:
-    return trending_page(engine_of(request), view=view, now=utc_now(), limit=limit).as_dict()
+    engine = engine_of(request)
+    page = trending_page(engine, view=view, now=clock_now(request), limit=limit)
+    counts = engine.store.community.card_counts([item.paper.id for item in page.items])
+    return page.as_dict({paper_id: c.comments for paper_id, c in counts.items()})
 
 
 @api_router.get("/feeds/trending.{fmt}", summary="Trending papers (Atom or RSS 2.0)", response_class=Response,
                 responses=FEED_RESPONSES)
 def trending_feed(request: Request, fmt: str, view: str = VIEW, limit: int = LIMIT) -> Response:
     feeds.check_format(fmt)
-    data = trending_page(engine_of(request), view=view, now=utc_now(), limit=limit)
+    data = trending_page(engine_of(request), view=view, now=clock_now(request), limit=limit)
     feed = feeds.Feed(f"trending?view={view}", f"paperfeed: trending {data.label}", f"/trending?view={view}",
                       [item.paper for item in data.items])
     return _answer(request, feed, fmt)

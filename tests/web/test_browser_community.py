@@ -95,6 +95,7 @@ def test_sign_in_submit_vote_comment_collect_and_trend(site: tuple[str, Capturin
             first = page.locator("article.card").first
             expect(first).to_contain_text("Sparse Attention Routing")
             expect(first.locator(".count")).to_have_text("1")
+            expect(first.locator(".comment-count")).to_have_text("💬 1 comment")  # the one posted above
             expect(first.locator(".submitted-by")).to_have_text("submitted by ada")
             SHOTS.mkdir(parents=True, exist_ok=True)
             page.screenshot(path=str(SHOTS / "trending-signed-in.png"), full_page=True)

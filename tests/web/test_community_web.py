@@ -229,5 +229,5 @@ def test_a_vote_draws_a_sparkline_on_cards_and_the_paper_page(app_client: tuple[
     label = 'aria-label="1 vote in the last 14 days"'
     assert label in client.get("/papers/fresh1").text
     trending = client.get("/trending").text
-    cards = {card.split('href="/papers/')[1].split('"')[0]: card for card in trending.split('<article class="card">')[1:]}
+    cards = {card.split('href="/papers/')[1].split('"')[0].split('#')[0]: card for card in trending.split('<article class="card">')[1:]}
     assert label in cards["fresh1"] and trending.count(label) == 1

@@ -13,7 +13,7 @@ heat written in the same transaction always agree (tests/store/test_community.py
 from __future__ import annotations
 
 from paperfeed.store.community.db import PostgresDb, SqliteDb
-from paperfeed.store.community.models import Collection, Comment, User
+from paperfeed.store.community.models import NO_COUNTS, CardCounts, Collection, Comment, User
 from paperfeed.store.community.store import CommunityStore, CommunityError
 
-__all__ = ["CommunityStore", "CommunityError", "Collection", "Comment", "User", "SqliteDb", "PostgresDb"]
+__all__ = ["CardCounts", "NO_COUNTS", "CommunityStore", "CommunityError", "Collection", "Comment", "User", "SqliteDb", "PostgresDb"]

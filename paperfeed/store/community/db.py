@@ -9,6 +9,8 @@ from typing import Any, Iterator, Protocol, Sequence
 class Tx(Protocol):
     def run(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]: ...
 
+    def run_many(self, sql: str, rows: Sequence[Sequence[Any]]) -> None: ...
+
     def lock_paper(self, paper_pk: int) -> None: ...
 
 
@@ -24,6 +26,9 @@ class _SqliteTx:
 
     def run(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
         return [dict(row) for row in self.conn.execute(sql, list(params)).fetchall()]
+
+    def run_many(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        self.conn.executemany(sql, rows)
 
     def lock_paper(self, paper_pk: int) -> None:
         """Nothing to do: SQLite writes are already serial (one writer, BEGIN IMMEDIATE)."""
@@ -54,6 +59,10 @@ class _PostgresTx:
     def run(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
         cursor = self.conn.execute(_pg(sql), list(params))
         return list(cursor.fetchall()) if cursor.description else []
+
+    def run_many(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        with self.conn.cursor() as cursor:  # psycopg pipelines executemany: one round trip per batch
+            cursor.executemany(_pg(sql), rows)
 
     def lock_paper(self, paper_pk: int) -> None:
         # NO KEY UPDATE: blocks other voters on this paper but not inserts that merely

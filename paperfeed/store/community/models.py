@@ -14,6 +14,7 @@ class User:
     created_at: datetime
     is_moderator: bool = False
     suspended: bool = False
+    has_password: bool = False  # may also sign in with email + password (docs/community.md)
 
 
 @dataclass(frozen=True)
@@ -44,3 +45,13 @@ class TrendingEntry:
     paper_id: str
     heat: float
     votes: int
+
+
+@dataclass(frozen=True)
+class CardCounts:
+    """What a paper's card shows beside its title."""
+    votes: int = 0
+    comments: int = 0  # visible ones: not deleted, not hidden
+
+
+NO_COUNTS = CardCounts()

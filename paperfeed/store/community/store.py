@@ -7,7 +7,7 @@ from typing import Any, Sequence
 
 from paperfeed.errors import InvalidInput
 from paperfeed.store.community.db import Db, Tx
-from paperfeed.store.community.models import TrendingEntry, User
+from paperfeed.store.community.models import CardCounts, TrendingEntry, User
 from paperfeed.store.community.talk import TalkMixin
 from paperfeed.store.rows import from_iso, to_iso
 from paperfeed.trending import DEFAULT_PARAMS, TrendingParams, add_vote, heat
@@ -21,10 +21,27 @@ def _marks(values: Sequence[Any]) -> str:
     return ", ".join("?" * len(values))
 
 
+def _chunks(values: list[Any], size: int = 500) -> list[list[Any]]:
+    """IN-lists of bounded length (SQLite caps bound parameters)."""
+    return [values[i:i + size] for i in range(0, len(values), size)]
+
+
+_LISTED_SQL = ("SELECT p.pk, p.published, s.submitted_at FROM papers p "
+               "LEFT JOIN submissions s ON s.paper_pk = p.pk WHERE p.pk IN ({marks})")
+
+
+def _listed(row: dict[str, Any]) -> datetime | None:
+    published, submitted = from_iso(row["published"]), from_iso(row["submitted_at"])
+    if submitted is None:
+        return published
+    return submitted if published is None or submitted > published else published
+
+
 def _user(row: dict[str, Any]) -> User:
     return User(id=int(row["id"]), email=row["email"], display_name=row["display_name"],
                 created_at=from_iso(row["created_at"]),  # type: ignore[arg-type]
-                is_moderator=bool(row["is_moderator"]), suspended=bool(row["suspended"]))
+                is_moderator=bool(row["is_moderator"]), suspended=bool(row["suspended"]),
+                has_password=bool(row.get("password_hash")))
 
 
 class CommunityStore(TalkMixin):
@@ -58,6 +75,20 @@ class CommunityStore(TalkMixin):
     def get_user(self, user_id: int) -> User | None:
         rows = self.db.read("SELECT * FROM users WHERE id = ?", [user_id])
         return _user(rows[0]) if rows else None
+
+    def user_by_email(self, email: str) -> User | None:
+        rows = self.db.read("SELECT * FROM users WHERE email = ?", [email.strip().lower()])
+        return _user(rows[0]) if rows else None
+
+    def set_password_hash(self, user_id: int, password_hash: str | None) -> None:
+        """Store an argon2 hash (paperfeed.passwords), or None to go back to links only."""
+        with self.db.transaction() as tx:
+            tx.run("UPDATE users SET password_hash = ? WHERE id = ?", [password_hash, user_id])
+
+    def password_hash_of(self, email: str) -> tuple[User | None, str | None]:
+        """(the account, its password hash); (None, None) when there is no such account."""
+        rows = self.db.read("SELECT * FROM users WHERE email = ?", [email.strip().lower()])
+        return (_user(rows[0]), rows[0]["password_hash"]) if rows else (None, None)
 
     def set_display_name(self, user_id: int, name: str) -> None:
         with self.db.transaction() as tx:
@@ -132,12 +163,36 @@ class CommunityStore(TalkMixin):
     def _listed_at(tx: Tx, pk: int) -> datetime | None:
         """When the paper entered the lists: published, or submitted if that was later
         (a submitted older paper joins the day it was submitted, docs/ranking.md)."""
-        published = from_iso(tx.run("SELECT published FROM papers WHERE pk = ?", [pk])[0]["published"])
-        submitted = tx.run("SELECT submitted_at FROM submissions WHERE paper_pk = ?", [pk])
-        if not submitted:
-            return published
-        at = from_iso(submitted[0]["submitted_at"])
-        return at if published is None or (at is not None and at > published) else published
+        row = tx.run(_LISTED_SQL.format(marks="?"), [pk])[0]
+        return _listed(row)
+
+    def import_votes(self, votes: Sequence[tuple[int, str, datetime]]) -> int:
+        """Bulk-load (user id, paper id, voted at) votes, e.g. from another instance or for
+        `paperfeed bench trending`: new ones are inserted, repeats ignored, then every
+        touched paper's count and heat are recomputed exactly. Returns votes added."""
+        pks = {pid_: pk for chunk in _chunks(list({v[1] for v in votes}))
+               for pk, pid_ in self._pks(chunk).items()}
+        missing = next((v[1] for v in votes if v[1] not in pks), None)
+        if missing is not None:
+            raise CommunityError(f"No paper with id {missing!r}.", hint="Import the papers first.")
+        rows = [(user_id, pks[paper_id], to_iso(at)) for user_id, paper_id, at in votes]
+        with self.db.transaction() as tx:
+            before = int(tx.run("SELECT count(*) AS n FROM votes")[0]["n"])
+            tx.run_many("INSERT INTO votes (user_id, paper_pk, voted_at) VALUES (?, ?, ?) "
+                        "ON CONFLICT (user_id, paper_pk) DO NOTHING", rows)
+            for chunk in _chunks(sorted(set(pks.values()))):
+                self._recompute_heat(tx, chunk)
+            return int(tx.run("SELECT count(*) AS n FROM votes")[0]["n"]) - before
+
+    def _recompute_heat(self, tx: Tx, pks: list[int]) -> None:
+        times: dict[int, list[datetime]] = {pk: [] for pk in pks}
+        for row in tx.run(f"SELECT paper_pk, voted_at FROM votes WHERE paper_pk IN ({_marks(pks)})", pks):
+            times[int(row["paper_pk"])].append(from_iso(row["voted_at"]))  # type: ignore[arg-type]
+        listed = {int(r["pk"]): _listed(r) for r in tx.run(_LISTED_SQL.format(marks=_marks(pks)), pks)}
+        tx.run_many("INSERT INTO paper_heat (paper_pk, heat, votes, published) VALUES (?, ?, ?, ?) "
+                    "ON CONFLICT (paper_pk) DO UPDATE SET heat = excluded.heat, votes = excluded.votes, "
+                    "published = excluded.published",
+                    [(pk, heat(t, listed[pk], self.params), len(t), to_iso(listed[pk])) for pk, t in times.items() if t])
 
     def vote_counts(self, paper_ids: Sequence[str]) -> dict[str, int]:
         pks = self._pks(paper_ids)
@@ -145,6 +200,17 @@ class CommunityStore(TalkMixin):
             return {}
         rows = self.db.read(f"SELECT paper_pk, votes FROM paper_heat WHERE paper_pk IN ({_marks(pks)})", list(pks))
         return {pks[int(r["paper_pk"])]: int(r["votes"]) for r in rows}
+
+    def card_counts(self, paper_ids: Sequence[str]) -> dict[str, CardCounts]:
+        """Votes and visible comments of each paper that has any: one query for a list of cards."""
+        ids = list(dict.fromkeys(paper_ids))
+        if not ids:
+            return {}
+        rows = self.db.read(
+            "SELECT p.id, coalesce(h.votes, 0) AS votes, (SELECT count(*) FROM comments c WHERE c.paper_pk = p.pk "
+            "AND c.deleted = 0 AND c.hidden = 0) AS comments FROM papers p LEFT JOIN paper_heat h ON h.paper_pk = p.pk "
+            f"WHERE p.id IN ({_marks(ids)})", ids)
+        return {r["id"]: CardCounts(int(r["votes"]), int(r["comments"])) for r in rows if r["votes"] or r["comments"]}
 
     def heats(self, paper_ids: Sequence[str]) -> dict[str, float]:
         """Stored heat of the voted-on papers among these (the others' heat is their prior)."""
@@ -185,6 +251,13 @@ class CommunityStore(TalkMixin):
             "SELECT p.id, h.heat, h.votes FROM paper_heat h JOIN papers p ON p.pk = h.paper_pk "
             "WHERE h.published >= ? ORDER BY h.heat DESC LIMIT ?", [to_iso(since), limit])
         return [TrendingEntry(r["id"], float(r["heat"]), int(r["votes"])) for r in rows]
+
+    def newest_listed(self, *, since: datetime, limit: int) -> list[tuple[str, datetime]]:
+        """(paper id, published) of the newest `limit` papers published since `since`: the
+        only unvoted papers that can make a trending list (ids only: no paper decoding)."""
+        rows = self.db.read("SELECT id, published FROM papers WHERE published >= ? "
+                            "ORDER BY published DESC, id LIMIT ?", [to_iso(since), limit])
+        return [(r["id"], from_iso(r["published"])) for r in rows]  # type: ignore[misc]
 
     # -- submissions ---------------------------------------------------------------------
     def record_submission(self, user_id: int, paper_id: str, *, now: datetime) -> tuple[int, bool]:
