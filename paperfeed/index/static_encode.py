@@ -1,0 +1,198 @@
+"""Exact, fast `StaticModel.encode` for model2vec models whose tokenizer is BERT WordPiece.
+
+model2vec spends most of an abstract's ~1.7 ms in the Hugging Face tokenizer (normalise, split,
+WordPiece, ~500 tokens) and then averages token rows document by document. For plain ASCII text
+the BERT normaliser and pre-tokenizer reduce to: drop control characters, lowercase, and split
+into runs of [a-z0-9] plus single punctuation characters -- one compiled regex. WordPiece maps each
+such word independently of its neighbours, so a word's ids can be cached (computed once by the
+real tokenizer). The means of a whole batch then come from one gather and one `np.add.reduceat`.
+
+Output is the same array `StaticModel.encode` returns, not merely close: the token rows are summed
+in model2vec's order and dtype (float32 accumulation for a float16 table), divided the way
+`np.mean` divides, rounded to the table's dtype, then normalised with model2vec's formula, so even
+float16 rounding lands on the same side. Anything the fast path cannot prove equal -- non-ASCII
+text, text containing an added token such as "[UNK]", a model with another tokenizer pipeline or an
+integer table -- is encoded by model2vec itself.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator, Sequence
+from itertools import chain
+from typing import Any
+
+import numpy as np
+
+# What BertNormalizer(clean_text) deletes from ASCII: control characters other than \t \n \r
+# (those three become spaces; so do nothing else in ASCII, since \v and \f are controls first).
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+# BertPreTokenizer on lowercased ASCII: split on whitespace, and every ASCII punctuation
+# character (all printable non-alphanumerics) is a word of its own.
+_WORD = re.compile(r"[a-z0-9]+|[!-/:-@\[-`{-~]")
+
+CACHE_WORDS = 200_000  # distinct words whose WordPiece ids are kept (~40 MB at most); cleared when full
+
+
+def _pipeline_is_bert(tokenizer_json: dict[str, Any]) -> bool:
+    """True when normaliser, pre-tokenizer and model are the ones the fast path replicates."""
+    normalizer = tokenizer_json.get("normalizer") or {}
+    model = tokenizer_json.get("model") or {}
+    post = tokenizer_json.get("post_processor")
+    return (
+        normalizer.get("type") == "BertNormalizer"
+        and normalizer.get("clean_text") is True
+        and normalizer.get("lowercase") is True
+        and (tokenizer_json.get("pre_tokenizer") or {}).get("type") == "BertPreTokenizer"
+        and model.get("type") == "WordPiece"
+        and (post is None or post.get("type") in ("BertProcessing", "TemplateProcessing"))
+    )
+
+
+class FastStaticEncoder:
+    """Wraps a loaded `model2vec.StaticModel`; `encode(texts)` equals `model.encode(texts)`."""
+
+    def __init__(self, model: Any, *, cache_words: int = CACHE_WORDS) -> None:
+        self.model = model
+        tokenizer_json = json.loads(model.tokenizer.to_str())
+        table = np.asarray(model.embedding)
+        self.enabled = _pipeline_is_bert(tokenizer_json) and table.dtype.kind == "f"
+        self._added = tuple(t["content"] for t in tokenizer_json.get("added_tokens") or () if t.get("content"))
+        self._word_tokenizer = _plain_copy(model.tokenizer)
+        self._cache: dict[str, tuple[int, ...]] = {}
+        self._cache_words = cache_words
+        self.fallbacks = 0  # texts handed to model2vec because the fast path could not vouch for them
+        self._ints = list(range(len(model.tokens)))  # shared int objects keep cached tuples small
+        # float16 -> float32 is exact; converting the table once beats converting every gathered row
+        self._table32 = table.astype(np.float32) if table.dtype == np.float16 else table
+
+    # -- public ------------------------------------------------------------------------------------
+    def encode(self, texts: Sequence[str], *, batch_size: int = 1024, progress: bool = False) -> np.ndarray:
+        """Embeddings of `texts`, rows as `StaticModel.encode` gives them (its dtype, its norm)."""
+        model = self.model
+        if not self.enabled:
+            self.fallbacks += len(texts)
+            return np.asarray(model.encode(list(texts), batch_size=batch_size, show_progress_bar=progress,
+                                           use_multiprocessing=False))
+        out = np.zeros((len(texts), model.dim), dtype=model.embedding.dtype)
+        batches = range(0, len(texts), batch_size)
+        for start in _progress(batches, progress):
+            out[start : start + batch_size] = self._encode_batch(texts[start : start + batch_size])
+        return out
+
+    # -- one batch -----------------------------------------------------------------------------------
+    def _encode_batch(self, texts: Sequence[str]) -> np.ndarray:
+        model = self.model
+        max_length = model.max_length
+        cut = max_length * model.median_token_length if max_length is not None else None
+        ids: list[int] = []
+        lengths = np.zeros(len(texts), dtype=np.intp)
+        slow: list[int] = []
+        for i, text in enumerate(texts):
+            text = text[:cut]  # model2vec cuts characters before tokenising
+            words = self._words(text)
+            if words is None:
+                slow.append(i)
+                continue
+            doc = self._token_ids(words)
+            if max_length is not None:
+                del doc[max_length:]
+            ids.extend(doc)
+            lengths[i] = len(doc)
+        out = self._means(np.array(ids, dtype=np.intp), lengths)
+        if model.normalize:
+            out = _normalise_like_model2vec(out)
+        if slow:
+            self.fallbacks += len(slow)
+            out[slow] = model.encode([texts[i] for i in slow], use_multiprocessing=False)
+        return out
+
+    def _words(self, text: str) -> list[str] | None:
+        """The pre-tokenizer's words for ASCII text; None when the real tokenizer must decide."""
+        if not text.isascii():
+            return None
+        if "[" in text and any(token in text for token in self._added):
+            return None  # added tokens ("[UNK]", "[PAD]") are matched in the raw text first
+        if _CONTROL.search(text) is not None:
+            text = _CONTROL.sub("", text)
+        return _WORD.findall(text.lower())
+
+    def _token_ids(self, words: list[str]) -> list[int]:
+        cache = self._cache
+        try:
+            pieces = [cache[w] for w in words]
+        except KeyError:
+            known = self._learn(words)
+            pieces = [known[w] for w in words]
+        return list(chain.from_iterable(pieces))
+
+    def _learn(self, words: list[str]) -> dict[str, tuple[int, ...]]:
+        """WordPiece ids of every word in `words`; new ones come from the real tokenizer and are
+        cached. Returns its own mapping, so a concurrent clear of the cache cannot lose a word."""
+        cache = self._cache
+        known = {w: ids for w in dict.fromkeys(words) if (ids := cache.get(w)) is not None}
+        new = [w for w in dict.fromkeys(words) if w not in known]
+        ints = self._ints
+        for word, encoding in zip(new, self._word_tokenizer.encode_batch_fast(new, add_special_tokens=False)):
+            known[word] = tuple(ints[t] for t in encoding.ids)
+        if len(cache) + len(new) > self._cache_words:
+            cache.clear()  # bounded memory; the common words come back within a batch
+        cache.update((w, known[w]) for w in new)
+        return known
+
+    def _means(self, ids: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+        """Per-document mean of token rows, computed the way model2vec's `_encode_batch` does."""
+        model = self.model
+        unk = model.unk_token_id
+        if unk is not None:
+            keep = ids != unk  # model2vec drops unknown tokens after truncation
+            doc_of = np.repeat(np.arange(len(lengths)), lengths)
+            ids = ids[keep]
+            lengths = np.bincount(doc_of[keep], minlength=len(lengths)).astype(np.intp)
+        out = np.zeros((len(lengths), model.dim), dtype=model.embedding.dtype)
+        ends = np.cumsum(lengths)
+        for doc in np.flatnonzero(lengths):
+            count = int(lengths[doc])
+            # one document at a time keeps its rows in cache between gather and sum
+            rows = self._rows(ids[ends[doc] - count : ends[doc]])
+            # np.mean: a sequential sum over axis 0 (reduceat would sum pairwise and round
+            # differently), divided by an intp count, i.e. in float64
+            total = np.add.reduce(rows, axis=0)
+            out[doc] = np.true_divide(total, count, out=total, casting="unsafe")
+        return out
+
+    def _rows(self, ids: np.ndarray) -> np.ndarray:
+        """Token rows in the dtype np.mean sums them in (float32 for a float16 table)."""
+        model = self.model
+        if model.token_mapping is None and model.weights is None:
+            return self._table32[ids]
+        rows = model.embedding[ids if model.token_mapping is None else model.token_mapping[ids]]
+        if model.weights is not None:
+            rows = rows * model.weights[ids][:, None]
+        return rows.astype(np.float32) if rows.dtype == np.float16 else rows
+
+
+def _normalise_like_model2vec(out: np.ndarray) -> np.ndarray:
+    """model2vec's own normalisation, operation for operation (its rounding, its epsilon)."""
+    out32 = out.astype(np.float32)
+    norm = np.linalg.norm(out32, axis=1, keepdims=True) + 1e-32
+    return (out32 / norm).astype(out.dtype)
+
+
+def _plain_copy(tokenizer: Any) -> Any:
+    """The model's tokenizer without truncation or padding, for tokenising single words."""
+    from tokenizers import Tokenizer  # noqa: PLC0415 - model2vec's dependency, loaded with the model
+
+    copy = Tokenizer.from_str(tokenizer.to_str())
+    copy.no_truncation()
+    copy.no_padding()
+    return copy
+
+
+def _progress(batches: range, show: bool) -> Iterator[int]:
+    if not show:
+        return iter(batches)
+    from tqdm import tqdm  # noqa: PLC0415 - model2vec's dependency; only for a visible bar
+
+    return iter(tqdm(batches, total=len(batches)))
