@@ -5,14 +5,15 @@ WordPiece, ~500 tokens) and then averages token rows document by document. For p
 the BERT normaliser and pre-tokenizer reduce to: drop control characters, lowercase, and split
 into runs of [a-z0-9] plus single punctuation characters -- one compiled regex. WordPiece maps each
 such word independently of its neighbours, so a word's ids can be cached (computed once by the
-real tokenizer). The means of a whole batch then come from one gather and one `np.add.reduceat`.
+real tokenizer). A whitespace-delimited chunk holding non-ASCII characters is tokenised whole by the
+real tokenizer and cached the same way. The means are then one gather and one sum per document.
 
 Output is the same array `StaticModel.encode` returns, not merely close: the token rows are summed
 in model2vec's order and dtype (float32 accumulation for a float16 table), divided the way
 `np.mean` divides, rounded to the table's dtype, then normalised with model2vec's formula, so even
-float16 rounding lands on the same side. Anything the fast path cannot prove equal -- non-ASCII
-text, text containing an added token such as "[UNK]", a model with another tokenizer pipeline or an
-integer table -- is encoded by model2vec itself.
+float16 rounding lands on the same side. What the fast path cannot vouch for -- text that spells an
+added token such as "[UNK]", a model with another tokenizer pipeline or an integer table -- is
+encoded by model2vec itself.
 """
 
 from __future__ import annotations
@@ -31,6 +32,8 @@ _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 # BertPreTokenizer on lowercased ASCII: split on whitespace, and every ASCII punctuation
 # character (all printable non-alphanumerics) is a word of its own.
 _WORD = re.compile(r"[a-z0-9]+|[!-/:-@\[-`{-~]")
+_NON_ASCII = re.compile(r"[^\x00-\x7f]")
+_ASCII_SPACE = re.compile(r"[ \t\n\r]")
 
 CACHE_WORDS = 200_000  # distinct words whose WordPiece ids are kept (~40 MB at most); cleared when full
 
@@ -58,7 +61,11 @@ class FastStaticEncoder:
         tokenizer_json = json.loads(model.tokenizer.to_str())
         table = np.asarray(model.embedding)
         self.enabled = _pipeline_is_bert(tokenizer_json) and table.dtype.kind == "f"
-        self._added = tuple(t["content"] for t in tokenizer_json.get("added_tokens") or () if t.get("content"))
+        added = [t for t in tokenizer_json.get("added_tokens") or () if t.get("content")]
+        self._added = tuple(t["content"] for t in added if not t.get("normalized"))  # matched in raw text
+        self._added_normalised = tuple(t["content"].lower() for t in added if t.get("normalized"))
+        # a cheap pre-check: BERT's special tokens all contain "["
+        self._added_marker = "[" if all("[" in t["content"] for t in added) else ""
         self._word_tokenizer = _plain_copy(model.tokenizer)
         self._cache: dict[str, tuple[int, ...]] = {}
         self._cache_words = cache_words
@@ -91,11 +98,11 @@ class FastStaticEncoder:
         slow: list[int] = []
         for i, text in enumerate(texts):
             text = text[:cut]  # model2vec cuts characters before tokenising
-            words = self._words(text)
-            if words is None:
+            pieces = self._pieces(text)
+            if pieces is None:
                 slow.append(i)
                 continue
-            doc = self._token_ids(words)
+            doc = self._token_ids(pieces)
             if max_length is not None:
                 del doc[max_length:]
             ids.extend(doc)
@@ -108,15 +115,30 @@ class FastStaticEncoder:
             out[slow] = model.encode([texts[i] for i in slow], use_multiprocessing=False)
         return out
 
-    def _words(self, text: str) -> list[str] | None:
-        """The pre-tokenizer's words for ASCII text; None when the real tokenizer must decide."""
-        if not text.isascii():
+    def _pieces(self, text: str) -> list[str] | None:
+        """Strings whose ids, concatenated, are the text's ids: for ASCII text the pre-tokenizer's
+        words; a whitespace-delimited chunk holding non-ASCII characters is one piece, tokenised
+        whole by the real tokenizer. None when the text holds an added token's spelling."""
+        if self._holds_added_token(text):
             return None
-        if "[" in text and any(token in text for token in self._added):
-            return None  # added tokens ("[UNK]", "[PAD]") are matched in the raw text first
-        if _CONTROL.search(text) is not None:
-            text = _CONTROL.sub("", text)
-        return _WORD.findall(text.lower())
+        if text.isascii():
+            return _ascii_words(text)
+        pieces: list[str] = []
+        for ascii_part, chunk in _split_at_non_ascii(text):
+            pieces += _ascii_words(ascii_part)
+            if chunk:
+                pieces.append(chunk)
+        return pieces
+
+    def _holds_added_token(self, text: str) -> bool:
+        """Added tokens ("[UNK]", "[PAD]") are matched in the text before it is normalised or
+        split, so a text that spells one is left to the real tokenizer."""
+        if self._added_marker not in text:
+            return False
+        if any(token in text for token in self._added):
+            return True
+        lowered = text.lower()  # normalised ones are matched after lowercasing (err on the safe side)
+        return any(token in lowered for token in self._added_normalised)
 
     def _token_ids(self, words: list[str]) -> list[int]:
         cache = self._cache
@@ -171,6 +193,30 @@ class FastStaticEncoder:
         if model.weights is not None:
             rows = rows * model.weights[ids][:, None]
         return rows.astype(np.float32) if rows.dtype == np.float16 else rows
+
+
+def _ascii_words(text: str) -> list[str]:
+    """BertNormalizer + BertPreTokenizer on ASCII text."""
+    if _CONTROL.search(text) is not None:
+        text = _CONTROL.sub("", text)
+    return _WORD.findall(text.lower())
+
+
+def _split_at_non_ascii(text: str) -> Iterator[tuple[str, str]]:
+    """(ASCII text, chunk) pairs covering `text`: each chunk is a run between ASCII whitespace that
+    holds a non-ASCII character; the last chunk may be "". Normalising and splitting never cross
+    ASCII whitespace (every step is per character, NFD reorders only between starters), so the
+    real tokenizer gives a chunk the same ids alone as in context."""
+    pos = 0
+    while (found := _NON_ASCII.search(text, pos)) is not None:
+        start = found.start()
+        while start > pos and text[start - 1] not in " \t\n\r":
+            start -= 1
+        space = _ASCII_SPACE.search(text, found.end())
+        end = space.start() if space is not None else len(text)
+        yield text[pos:start], text[start:end]
+        pos = end
+    yield text[pos:], ""
 
 
 def _normalise_like_model2vec(out: np.ndarray) -> np.ndarray:
