@@ -93,21 +93,28 @@ class FastStaticEncoder:
         model = self.model
         max_length = model.max_length
         cut = max_length * model.median_token_length if max_length is not None else None
-        ids: list[int] = []
-        lengths = np.zeros(len(texts), dtype=np.intp)
+        docs: list[list[int]] = [[] for _ in texts]
         slow: list[int] = []
+        unseen: list[tuple[int, list[str]]] = []
         for i, text in enumerate(texts):
-            text = text[:cut]  # model2vec cuts characters before tokenising
-            pieces = self._pieces(text)
+            pieces = self._pieces(text[:cut])  # model2vec cuts characters before tokenising
             if pieces is None:
                 slow.append(i)
                 continue
-            doc = self._token_ids(pieces)
-            if max_length is not None:
+            try:
+                docs[i] = self._token_ids(pieces)
+            except KeyError:
+                unseen.append((i, pieces))
+        if unseen:  # one tokenizer call for every new word of the batch
+            known = self._learn(list(chain.from_iterable(pieces for _, pieces in unseen)))
+            for i, pieces in unseen:
+                docs[i] = list(chain.from_iterable([known[w] for w in pieces]))
+        if max_length is not None:
+            for doc in docs:
                 del doc[max_length:]
-            ids.extend(doc)
-            lengths[i] = len(doc)
-        out = self._means(np.array(ids, dtype=np.intp), lengths)
+        lengths = np.array([len(doc) for doc in docs], dtype=np.intp)
+        ids = np.array(list(chain.from_iterable(docs)), dtype=np.intp)
+        out = self._means(ids, lengths)
         if model.normalize:
             out = _normalise_like_model2vec(out)
         if slow:
@@ -140,14 +147,10 @@ class FastStaticEncoder:
         lowered = text.lower()  # normalised ones are matched after lowercasing (err on the safe side)
         return any(token in lowered for token in self._added_normalised)
 
-    def _token_ids(self, words: list[str]) -> list[int]:
+    def _token_ids(self, pieces: list[str]) -> list[int]:
+        """Ids of pieces that are all cached; KeyError if one is not."""
         cache = self._cache
-        try:
-            pieces = [cache[w] for w in words]
-        except KeyError:
-            known = self._learn(words)
-            pieces = [known[w] for w in words]
-        return list(chain.from_iterable(pieces))
+        return list(chain.from_iterable([cache[w] for w in pieces]))
 
     def _learn(self, words: list[str]) -> dict[str, tuple[int, ...]]:
         """WordPiece ids of every word in `words`; new ones come from the real tokenizer and are
