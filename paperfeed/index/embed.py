@@ -4,7 +4,7 @@ Two implementations of one small protocol:
 
 * `StaticEmbedder` -- a model2vec static model (token-embedding lookup + mean pooling). Needs only
   `model2vec` (numpy, tokenizers, safetensors). `static_encode` computes exactly model2vec's vectors
-  several times faster (several thousand abstracts/s on one core). The default model,
+  5-6x faster (~0.3 ms CPU per abstract against ~1.9 ms, docs/benchmarks.md). The default model,
   `minilm-static-256`, is distilled from all-MiniLM-L6-v2 and ships inside this package.
 * `TransformerEmbedder` -- a sentence-transformers model on CPU (optional extra: torch +
   sentence-transformers). Higher quality, ~100x slower; imported only when one is loaded.
