@@ -20,7 +20,7 @@ from typing import Callable, Sequence
 
 from paperfeed.engine import SearchEngine
 from paperfeed.errors import PaperfeedError
-from paperfeed.mail.message import build_message, stable_message_id, to_bytes
+from paperfeed.mail.message import stable_message_id, wire_bytes
 from paperfeed.mail.outbox import pack
 from paperfeed.mail.render import DigestSection, PaperEntry, paper_entry, render_digest
 from paperfeed.models import Paper, PaperFilter
@@ -172,15 +172,17 @@ class DigestComposer:
         following = next_due(subscriber.frequency, subscriber.weekday, after=max(now, subscriber.next_due_at or now))
         message = None
         if plan.paper_count:
-            message = pack(to_bytes(build_message(self.render(plan).to(
-                subscriber.email, unsubscribe=self._unsubscribe_links(subscriber), message_id=message_id),
-                sender=sender, now=now)))
+            tokens = self.subscriptions.link_tokens(subscriber)
+            mail = self.render(plan, tokens).to(subscriber.email, message_id=message_id,
+                                                unsubscribe=self.subscriptions.unsubscribe_headers(tokens[1]))
+            message = pack(wire_bytes(mail, sender=sender, now=now))
         return ComposedDigest(subscriber.id, key, plan.through_rev, following, subscriber.email, message,
                               message_id, tuple(plan.paper_pks))
 
-    def render(self, plan: Plan):  # type: ignore[no-untyped-def]
+    def render(self, plan: Plan, tokens: tuple[str, str] | None = None):  # type: ignore[no-untyped-def]
+        """`tokens`: the subscriber's (preferences, unsubscribe) link tokens, issued if not given."""
         urls = self.subscriptions.urls
-        preferences, unsubscribe = self.subscriptions.link_tokens(plan.subscriber)
+        preferences, unsubscribe = tokens or self.subscriptions.link_tokens(plan.subscriber)
         sections = [DigestSection(heading, tuple(self._entry(p) for p in papers))
                     for heading, papers in plan.sections if papers]
         return render_digest(email=plan.subscriber.email, heading=_heading(plan), sections=sections, urls=urls,
@@ -190,9 +192,6 @@ class DigestComposer:
         if paper.id not in self._entries:
             self._entries[paper.id] = paper_entry(paper, self.subscriptions.urls)
         return self._entries[paper.id]
-
-    def _unsubscribe_links(self, subscriber: Subscriber):  # type: ignore[no-untyped-def]
-        return self.subscriptions.unsubscribe_headers(self.subscriptions.link_tokens(subscriber)[1])
 
 
 def _by_subscriber(searches: Sequence[SavedSearch]) -> dict[int, list[SavedSearch]]:

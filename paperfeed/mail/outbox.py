@@ -40,8 +40,9 @@ class SendReport:
 
 
 def pack(message: bytes) -> bytes:
-    """What the outbox stores: the wire bytes, zlib-compressed (40 KB digest -> ~8.5 KB)."""
-    return zlib.compress(message, 6)
+    """What the outbox stores: the wire bytes, zlib-compressed (38 KB digest -> 8.9 KB). Level
+    3, not the default 6: 0.40 instead of 0.92 ms of CPU per digest for 5 % more bytes."""
+    return zlib.compress(message, 3)
 
 
 @contextmanager
