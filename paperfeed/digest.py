@@ -25,6 +25,7 @@ from paperfeed.mail.outbox import pack
 from paperfeed.mail.render import DigestSection, PaperEntry, paper_entry, render_digest
 from paperfeed.models import Paper, PaperFilter
 from paperfeed.search import search
+from paperfeed.store import Store
 from paperfeed.store.mail_tables import ComposedDigest, SavedSearch, Subscriber
 from paperfeed.subscriptions import Subscriptions, next_due
 from paperfeed.trending import heat
@@ -37,10 +38,10 @@ PER_SECTION = 10
 PER_MAIL = 30
 
 
-def trending_order(engine: SearchEngine, papers: Sequence[Paper]) -> list[Paper]:
+def trending_order(store: Store, papers: Sequence[Paper]) -> list[Paper]:
     """Candidates hottest first, by the trending page's formula (docs/ranking.md): a voted
     paper's stored heat, an unvoted one's freshness prior (so unvoted papers go newest first)."""
-    stored = engine.store.community.heats([paper.id for paper in papers])
+    stored = store.community.heats([paper.id for paper in papers])
 
     def paper_heat(paper: Paper) -> float:
         return stored.get(paper.id, heat([], paper.published))
@@ -78,10 +79,18 @@ class ComposeReport:
     empty: int = 0
     searches_run: int = 0
 
+    def add(self, other: "ComposeReport") -> None:
+        self.due += other.due
+        self.queued += other.queued
+        self.empty += other.empty
+        self.searches_run += other.searches_run
+
 
 @dataclass
 class DigestComposer:
-    engine: SearchEngine
+    # None in a composing worker process (digest_run.py): it gets the run's search results
+    # and opens an engine only for a saved search that was added after they were made.
+    engine: SearchEngine | None
     subscriptions: Subscriptions
     clock: Callable[[], datetime]
     _search_cache: dict[str, list[str]] = field(default_factory=dict)
@@ -92,14 +101,17 @@ class DigestComposer:
 
     @property
     def store(self):  # type: ignore[no-untyped-def]
-        return self.engine.store
+        return self.subscriptions.store
 
-    def run(self, *, batch: int = BATCH) -> ComposeReport:
-        """Compose and queue every digest due now."""
+    def run(self, *, batch: int = BATCH, share: tuple[int, int] = (0, 1),
+            stop: Callable[[], bool] = lambda: False) -> ComposeReport:
+        """Compose and queue every digest due now (of `share`, see due_subscribers), batch
+        by batch until none is due or `stop()` says so between batches."""
         report = ComposeReport()
         now = self.clock()
-        self.store.mail.prune_tokens(now=now)
-        while due := self.store.mail.due_subscribers(now=now, limit=batch):
+        if share == (0, 1):
+            self.store.mail.prune_tokens(now=now)
+        while not stop() and (due := self.store.mail.due_subscribers(now=now, limit=batch, share=share)):
             plans = self.plan(due)
             composed = [self._compose(plan, now) for plan in plans]
             report.queued += self.store.mail.record_digests(composed, now=now)
@@ -107,6 +119,13 @@ class DigestComposer:
             report.empty += sum(1 for c in composed if c.message is None)
         report.searches_run = self.searches_run
         return report
+
+    def search_all_due(self) -> dict[str, list[str]]:
+        """Run every distinct saved search of the subscribers due now, once: the results a
+        run hands to its composing processes."""
+        for saved in self.store.mail.due_searches(now=self.clock()):
+            self._search(saved)
+        return dict(self._search_cache)
 
     def plan(self, subscribers: Sequence[Subscriber]) -> list[Plan]:
         """What each subscriber's digest holds, for a batch, in a fixed number of queries."""
@@ -120,7 +139,7 @@ class DigestComposer:
         for follow in mail.follows(ids):
             follows.setdefault(follow.subscriber_id, []).append((follow.kind, follow.value))
         sent = mail.sent_papers(ids, [pk for pk, _ in candidates.values()])
-        trending = trending_order(self.engine, list(papers.values()))
+        trending = trending_order(self.store, list(papers.values()))
         plans = []
         for subscriber in subscribers:
             def is_new(paper: Paper, s: Subscriber = subscriber) -> bool:
@@ -152,6 +171,8 @@ class DigestComposer:
 
     def _search(self, saved: SavedSearch) -> list[str]:
         if saved.query_key not in self._search_cache:
+            if self.engine is None:
+                self.engine = SearchEngine.open(self.subscriptions.settings, self.store)
             category = json.loads(saved.filters).get("category") or None
             try:
                 results = search(self.engine, saved.query, filters=PaperFilter(category=category),

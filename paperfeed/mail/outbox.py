@@ -2,23 +2,20 @@
 
 A row is marked sent only after the relay's 250, in its own transaction, so a crash leaves
 it pending and the next run sends it; the one unavoidable window (between the relay's 250
-and that commit) is described in docs/email.md. Only one process sends at a time: an
-exclusive `flock` on `<data_dir>/outbox.lock`, which the kernel releases when the holder
-dies (SIGKILL included), so no lease has to time out.
+and that commit) is described in docs/email.md. Only one process sends at a time, on any
+host: the store's "outbox-send" lock (store/locks.py: a PostgreSQL advisory lock, or a file
+lock beside a SQLite database), which dies with its holder (SIGKILL included), so no lease
+has to time out.
 """
 
 from __future__ import annotations
 
-import fcntl
 import logging
-import os
 import random
 import zlib
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
-from pathlib import Path
-from typing import Callable, Iterator
+from typing import Callable
 
 from paperfeed.mail.pacing import RetryPolicy, Throttle
 from paperfeed.mail.transport import Mailer, Outcome
@@ -26,6 +23,7 @@ from paperfeed.store import Store
 
 log = logging.getLogger("paperfeed.mail")
 BATCH = 50  # small, so a new confirm or sign-in mail never waits behind a long queue
+SEND_LOCK = "outbox-send"
 Clock = Callable[[], datetime]
 
 
@@ -38,6 +36,14 @@ class SendReport:
     busy: bool = False  # another process held the lock
     outcomes: list[str] = field(default_factory=list)
 
+    def add(self, other: "SendReport") -> None:
+        self.sent += other.sent
+        self.retried += other.retried
+        self.failed += other.failed
+        self.expired += other.expired
+        self.busy = self.busy or other.busy
+        self.outcomes += other.outcomes
+
 
 def pack(message: bytes) -> bytes:
     """What the outbox stores: the wire bytes, zlib-compressed (38 KB digest -> 8.9 KB). Level
@@ -45,24 +51,8 @@ def pack(message: bytes) -> bytes:
     return zlib.compress(message, 3)
 
 
-@contextmanager
-def sender_lock(data_dir: Path) -> Iterator[bool]:
-    """True while this process is the one sender; False (at once) if another is."""
-    data_dir.mkdir(parents=True, exist_ok=True)
-    fd = os.open(data_dir / "outbox.lock", os.O_RDWR | os.O_CREAT, 0o600)
-    try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            yield False
-            return
-        yield True
-    finally:
-        os.close(fd)  # closing releases the lock
-
-
 def send_due(
-    store: Store, mailer: Mailer, *, sender: str, clock: Clock, data_dir: Path, throttle: Throttle,
+    store: Store, mailer: Mailer, *, sender: str, clock: Clock, throttle: Throttle,
     retry_policy: RetryPolicy = RetryPolicy(), max_bounces: int = 3, limit: int | None = None,
     rng: random.Random | None = None,
 ) -> SendReport:
@@ -70,7 +60,7 @@ def send_due(
     stops with nothing recorded, every row still due."""
     report = SendReport()
     envelope_sender = sender.rsplit("<", 1)[-1].rstrip(">").strip()
-    with sender_lock(data_dir) as mine:
+    with store.mail.try_lock(SEND_LOCK) as mine:
         if not mine:
             report.busy = True
             return report

@@ -87,10 +87,12 @@ def _subscriber(row: Any) -> Subscriber:
 
 
 class MailTables:
-    def __init__(self, *, read: Connect, write: Connect, mark: str) -> None:
+    def __init__(self, *, read: Connect, write: Connect, mark: str,
+                 lock: Callable[[str], AbstractContextManager[bool]]) -> None:
         self._read = read  # a connection for reads (autocommit)
         self._write = write  # a connection inside one transaction
         self._mark = mark  # "?" (sqlite3) or "%s" (psycopg)
+        self.try_lock = lock  # try_lock(name): `with` it; True while held, False if another holds it (store/locks.py)
 
     def _sql(self, sql: str) -> str:
         return sql if self._mark == "?" else sql.replace("?", self._mark)
@@ -224,11 +226,27 @@ class MailTables:
         return found
 
     # -- digests --------------------------------------------------------------------------
-    def due_subscribers(self, *, now: datetime, limit: int) -> list[Subscriber]:
-        """Active subscribers whose digest is due, oldest due first (the partial index)."""
-        rows = self._rows("SELECT * FROM subscribers WHERE status = 'active' AND next_due_at <= ? "
-                          "ORDER BY next_due_at, id LIMIT ?", (to_iso(now), limit))
+    def due_subscribers(self, *, now: datetime, limit: int, share: tuple[int, int] = (0, 1)) -> list[Subscriber]:
+        """Active subscribers whose digest is due, oldest due first (the partial index).
+        `share` (k, n): only ids with id % n = k, so n composing processes never pick the
+        same subscriber."""
+        k, n = share
+        rows = self._rows("SELECT * FROM subscribers WHERE status = 'active' AND next_due_at <= ? AND id % ? = ? "
+                          "ORDER BY next_due_at, id LIMIT ?", (to_iso(now), n, k, limit))
         return [_subscriber(r) for r in rows]
+
+    def count_due(self, *, now: datetime) -> int:
+        return int(self._rows("SELECT count(*) AS n FROM subscribers WHERE status = 'active' AND next_due_at <= ?",
+                              (to_iso(now),))[0]["n"])
+
+    def due_searches(self, *, now: datetime) -> list[SavedSearch]:
+        """One saved search per distinct query key among the subscribers due now (the
+        subscriber id is any one of them): what a run searches before composing."""
+        rows = self._rows(
+            "SELECT min(ss.subscriber_id) AS subscriber_id, ss.query, ss.filters, ss.query_key FROM subscriber_searches ss "
+            "JOIN subscribers s ON s.id = ss.subscriber_id WHERE s.status = 'active' AND s.next_due_at <= ? "
+            "GROUP BY ss.query_key, ss.query, ss.filters ORDER BY ss.query_key", (to_iso(now),))
+        return [SavedSearch(int(r["subscriber_id"]), r["query"], r["filters"], r["query"], r["query_key"]) for r in rows]
 
     def papers_after(self, *, rev: int, limit: int) -> dict[str, tuple[int, int]]:
         """{paper id: (pk, rev)} of the newest `limit` papers written after `rev`."""

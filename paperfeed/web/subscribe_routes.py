@@ -56,7 +56,7 @@ def send_urgent(subscriptions: Subscriptions) -> None:
         mailer = mailer_from_settings(settings)
         try:
             send_due(subscriptions.store, mailer, sender=subscriptions.sender, clock=subscriptions.clock,
-                     data_dir=settings.data_dir, throttle=Throttle(settings.mail.rate_per_second),
+                     throttle=Throttle(settings.mail.rate_per_second),
                      max_bounces=settings.mail.max_bounces, limit=URGENT_BATCH)
         finally:
             mailer.close()
