@@ -103,22 +103,24 @@ class DigestComposer:
     def store(self):  # type: ignore[no-untyped-def]
         return self.subscriptions.store
 
-    def run(self, *, batch: int = BATCH, share: tuple[int, int] = (0, 1),
-            stop: Callable[[], bool] = lambda: False) -> ComposeReport:
-        """Compose and queue every digest due now (of `share`, see due_subscribers), batch
-        by batch until none is due or `stop()` says so between batches."""
+    def run(self, *, batch: int = BATCH) -> ComposeReport:
+        """Compose and queue every digest due now."""
         report = ComposeReport()
         now = self.clock()
-        if share == (0, 1):
-            self.store.mail.prune_tokens(now=now)
-        while not stop() and (due := self.store.mail.due_subscribers(now=now, limit=batch, share=share)):
-            plans = self.plan(due)
-            composed = [self._compose(plan, now) for plan in plans]
-            report.queued += self.store.mail.record_digests(composed, now=now)
-            report.due += len(due)
-            report.empty += sum(1 for c in composed if c.message is None)
+        self.store.mail.prune_tokens(now=now)
+        while due := self.store.mail.due_subscribers(now=now, limit=batch):
+            report.add(self.record(self.compose_batch(due, now), now))
         report.searches_run = self.searches_run
         return report
+
+    def compose_batch(self, subscribers: Sequence[Subscriber], now: datetime) -> list[ComposedDigest]:
+        """A batch's digests, built (CPU only; nothing written): what a composing worker returns."""
+        return [self._compose(plan, now) for plan in self.plan(subscribers)]
+
+    def record(self, composed: Sequence[ComposedDigest], now: datetime) -> ComposeReport:
+        """Queue a composed batch in one transaction."""
+        queued = self.store.mail.record_digests(composed, now=now)
+        return ComposeReport(due=len(composed), queued=queued, empty=sum(1 for c in composed if c.message is None))
 
     def search_all_due(self) -> dict[str, list[str]]:
         """Run every distinct saved search of the subscribers due now, once: the results a

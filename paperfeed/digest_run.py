@@ -7,9 +7,10 @@ PostgreSQL advisory lock, or a file lock beside a SQLite database): one process 
 a time, and one sends at a time. A run that finds either taken leaves that part to its holder.
 
 A large run (PAPERFEED_DIGEST_WORKERS > 1 and at least PARALLEL_FROM subscribers due)
-composes in worker processes, each taking the due subscribers with `id % n = k`, while this
-process sends what they queue: the outbox is the hand-over, and each batch is committed with
-its outbox rows, so a worker killed mid-batch leaves nothing half done.
+builds digests in worker processes, a batch of subscribers at a time, while this process
+records each returned batch in one transaction (digests, items, outbox rows) and sends
+between batches: the outbox is the hand-over. A worker killed mid-batch has written nothing;
+a run killed mid-way leaves whole batches, which the next run does not compose again.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import multiprocessing
 import os
 import threading
 import time
-from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Callable
@@ -27,10 +28,11 @@ from typing import Callable
 from paperfeed.config import Settings
 from paperfeed.digest import BATCH, ComposeReport, DigestComposer
 from paperfeed.engine import SearchEngine
-from paperfeed.mail.outbox import SendReport, send_due
+from paperfeed.mail.outbox import SEND_LOCK, SendReport, send_held
 from paperfeed.mail.pacing import Throttle
-from paperfeed.mail.transport import Mailer, mailer_from_settings
+from paperfeed.mail.transport import mailer_from_settings
 from paperfeed.store import open_store
+from paperfeed.store.mail_tables import ComposedDigest
 from paperfeed.subscriptions import Subscriptions
 from paperfeed.tokens import utc_now
 
@@ -38,6 +40,7 @@ log = logging.getLogger("paperfeed.digest")
 COMPOSE_LOCK = "digest-compose"
 PARALLEL_FROM = 2 * BATCH  # fewer due than this: workers would cost more to start than they save
 IDLE_WAIT_S = 0.2  # nothing to send yet: how long to wait for the workers before looking again
+SEND_SLICE = 50  # messages sent between looks at the workers' finished batches
 
 
 @dataclass(frozen=True)
@@ -56,71 +59,93 @@ class RunReport:
                 f"sent {s.sent}, retry later {s.retried}, refused {s.failed}, expired {s.expired}{busy}")
 
 
-def run_digests(engine: SearchEngine, settings: Settings, *, clock: Callable[[], datetime] = utc_now) -> RunReport:
-    """MailerUnusable (a ConfigError) propagates: the run stops, every message still due."""
+def run_digests(engine: SearchEngine, settings: Settings, *, clock: Callable[[], datetime] = utc_now,
+                parallel_from: int = PARALLEL_FROM) -> RunReport:
+    """MailerUnusable (a ConfigError) propagates: the run stops, every message still due.
+    Composing workers start when `parallel_from` or more subscribers are due."""
     store = engine.store
     subscriptions = Subscriptions(store, settings, clock=clock)
     mailer = mailer_from_settings(settings)  # before composing: a bad mail setup fails first
     throttle = Throttle(settings.mail.rate_per_second)
     sent = SendReport()
     started = time.perf_counter()
-
-    def send_some() -> int:
-        report = _send(store, mailer, subscriptions.sender, clock, throttle, settings)
-        sent.add(report)
-        return report.sent + report.retried + report.failed + report.expired
-
+    composed, workers = ComposeReport(), 1
     try:
-        with store.mail.try_lock(COMPOSE_LOCK) as composing:
-            composed, workers = ComposeReport(), 1
+        with store.mail.try_lock(SEND_LOCK) as sending, store.mail.try_lock(COMPOSE_LOCK) as composing:
+            def send_some(limit: int | None = SEND_SLICE) -> int:
+                if not sending:
+                    return 0
+                report = send_held(store, mailer, sender=subscriptions.sender, clock=clock, throttle=throttle,
+                                   max_bounces=settings.mail.max_bounces, limit=limit)
+                sent.add(report)
+                return len(report.outcomes) + report.expired
+
             if composing:
                 now = clock()
                 composer = DigestComposer(engine, subscriptions, lambda: now)
-                workers = settings.mail.digest_workers if store.mail.count_due(now=now) >= PARALLEL_FROM else 1
+                due = store.mail.count_due(now=now)
+                workers = settings.mail.digest_workers if due >= parallel_from else 1
                 composed = composer.run() if workers == 1 else _compose_in_workers(composer, settings, now, workers,
                                                                                    send_some)
-        compose_wall_s = time.perf_counter() - started
-        send_some()
+            compose_wall_s = time.perf_counter() - started
+            send_some(None)
+            sent.busy = not sending
     finally:
         mailer.close()
     return RunReport(composed, sent, compose_busy=not composing, workers=workers, compose_wall_s=compose_wall_s)
 
 
-def _send(store, mailer: Mailer, sender: str, clock: Callable[[], datetime], throttle: Throttle,  # type: ignore[no-untyped-def]
-          settings: Settings) -> SendReport:
-    return send_due(store, mailer, sender=sender, clock=clock, throttle=throttle, max_bounces=settings.mail.max_bounces)
-
-
 def _compose_in_workers(composer: DigestComposer, settings: Settings, now: datetime, workers: int,
                         send_some: Callable[[], int]) -> ComposeReport:
-    """Search once here, compose in `workers` processes, send meanwhile."""
+    """Search once here; workers build batches of digests (the CPU work); this process
+    records each batch in one transaction as it comes back (the store's only writer, so
+    SQLite's one write lock is never fought over) and sends between batches."""
+    store = composer.store
+    store.mail.prune_tokens(now=now)
     searches = composer.search_all_due()
-    composer.store.mail.prune_tokens(now=now)
+    ids = store.mail.due_ids(now=now)
+    batches = [ids[start:start + BATCH] for start in range(0, len(ids), BATCH)]
     total = ComposeReport(searches_run=composer.searches_run)
     # spawn, not fork: this process holds threads (the store's pool, torch) that a fork would copy mid-state
-    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
-        futures = [pool.submit(compose_share, settings, now, (k, workers), searches, os.getpid())
-                   for k in range(workers)]
-        while not all(future.done() for future in futures):
-            if not send_some():
-                wait(futures, timeout=IDLE_WAIT_S, return_when=FIRST_COMPLETED)
-        for future in futures:
-            total.add(future.result())  # a worker that died raises BrokenProcessPool here: the run fails loudly
+    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"), initializer=start_worker,
+                             initargs=(settings, now, searches, os.getpid())) as pool:
+        running: set[Future[list[ComposedDigest]]] = set()
+        while batches or running:
+            while batches and len(running) < 2 * workers:  # enough queued to keep every worker busy
+                running.add(pool.submit(compose_batch, batches.pop(0)))
+            done = {future for future in running if future.done()}
+            for future in done:  # a worker that died raises BrokenProcessPool here: the run fails loudly
+                total.add(composer.record(future.result(), now))
+            running -= done
+            if not done and not send_some():
+                wait(running, timeout=IDLE_WAIT_S, return_when=FIRST_COMPLETED)
     return total
 
 
-def compose_share(settings: Settings, now: datetime, share: tuple[int, int], searches: dict[str, list[str]],
-                  parent_pid: int) -> ComposeReport:
-    """A worker process: compose the due subscribers of `share` with the run's search
-    results. It stops after its current batch if the run's process is gone (killed), so a
-    re-run does not race an orphan for long; the (subscriber, period) key keeps even that safe."""
+_worker: DigestComposer | None = None
+
+
+def start_worker(settings: Settings, now: datetime, searches: dict[str, list[str]], parent_pid: int) -> None:
+    """A composing worker's set-up: its own store connection and the run's search results.
+    A watcher ends it if the run's process dies (SIGKILL leaves no one to stop the pool)."""
+    global _worker
     store = open_store(settings.database_url)
-    try:
-        composer = DigestComposer(None, Subscriptions(store, settings, clock=lambda: now), lambda: now,
-                                  _search_cache=dict(searches))
-        return composer.run(share=share, stop=lambda: os.getppid() != parent_pid)
-    finally:
-        store.close()
+    _worker = DigestComposer(None, Subscriptions(store, settings, clock=lambda: now), lambda: now,
+                             _search_cache=dict(searches))
+
+    def watch() -> None:
+        while os.getppid() == parent_pid:
+            time.sleep(1)
+        os._exit(1)  # nothing of ours is half written: batches are recorded by the run's process
+
+    threading.Thread(target=watch, name="paperfeed-parent-watch", daemon=True).start()
+
+
+def compose_batch(ids: list[int]) -> list[ComposedDigest]:
+    """In a worker: the digests of those of `ids` still due, built but not recorded."""
+    assert _worker is not None, "start_worker runs first"
+    now = _worker.clock()
+    return _worker.compose_batch(_worker.store.mail.due_among(ids, now=now), now)
 
 
 def start_scheduler(engine: SearchEngine, settings: Settings, *, every_s: float) -> threading.Event:

@@ -56,42 +56,52 @@ def send_due(
     retry_policy: RetryPolicy = RetryPolicy(), max_bounces: int = 3, limit: int | None = None,
     rng: random.Random | None = None,
 ) -> SendReport:
-    """Send every due outbox row (or `limit` of them). MailerUnusable propagates: the run
-    stops with nothing recorded, every row still due."""
-    report = SendReport()
-    envelope_sender = sender.rsplit("<", 1)[-1].rstrip(">").strip()
+    """Send every due outbox row (or `limit` of them), if no other process is sending.
+    MailerUnusable propagates: the run stops with nothing recorded, every row still due."""
     with store.mail.try_lock(SEND_LOCK) as mine:
         if not mine:
-            report.busy = True
-            return report
-        while limit is None or report.sent + report.retried + report.failed + report.expired < limit:
-            rows = store.mail.due_mail(now=clock(), limit=BATCH)
-            if not rows:
+            return SendReport(busy=True)
+        return send_held(store, mailer, sender=sender, clock=clock, throttle=throttle, retry_policy=retry_policy,
+                         max_bounces=max_bounces, limit=limit, rng=rng)
+
+
+def send_held(
+    store: Store, mailer: Mailer, *, sender: str, clock: Clock, throttle: Throttle,
+    retry_policy: RetryPolicy = RetryPolicy(), max_bounces: int = 3, limit: int | None = None,
+    rng: random.Random | None = None,
+) -> SendReport:
+    """`send_due` for a caller that holds the SEND_LOCK already (a digest run holds it
+    throughout and sends in slices between composed batches)."""
+    report = SendReport()
+    envelope_sender = sender.rsplit("<", 1)[-1].rstrip(">").strip()
+    while limit is None or report.sent + report.retried + report.failed + report.expired < limit:
+        rows = store.mail.due_mail(now=clock(), limit=BATCH)
+        if not rows:
+            break
+        for row in rows:
+            now = clock()
+            if row.expires_at is not None and now >= row.expires_at:
+                store.mail.expire(row)  # never send a dead link
+                report.expired += 1
+                continue
+            throttle.wait()
+            result = mailer.send_bytes(sender=envelope_sender, recipient=row.recipient,
+                                       data=zlib.decompress(row.message))
+            now = clock()
+            if result.outcome is Outcome.DELIVERED:
+                store.mail.mark_sent(row, now=now)
+                report.sent += 1
+            elif result.outcome is Outcome.RETRY:
+                first = row.first_attempt_at or now
+                retry_at = retry_policy.next_attempt(attempts=row.attempts + 1, first_attempt=first, now=now,
+                                                     rng=rng or random.Random())
+                store.mail.mark_retry(row, now=now, next_attempt_at=retry_at, code=result.code, error=result.detail)
+                report.retried += 1
+            else:
+                store.mail.mark_failed(row, now=now, code=result.code, error=result.detail,
+                                       max_bounces=max_bounces)
+                report.failed += 1
+            report.outcomes.append(result.outcome.value)
+            if limit is not None and len(report.outcomes) + report.expired >= limit:
                 break
-            for row in rows:
-                now = clock()
-                if row.expires_at is not None and now >= row.expires_at:
-                    store.mail.expire(row)  # never send a dead link
-                    report.expired += 1
-                    continue
-                throttle.wait()
-                result = mailer.send_bytes(sender=envelope_sender, recipient=row.recipient,
-                                           data=zlib.decompress(row.message))
-                now = clock()
-                if result.outcome is Outcome.DELIVERED:
-                    store.mail.mark_sent(row, now=now)
-                    report.sent += 1
-                elif result.outcome is Outcome.RETRY:
-                    first = row.first_attempt_at or now
-                    retry_at = retry_policy.next_attempt(attempts=row.attempts + 1, first_attempt=first, now=now,
-                                                         rng=rng or random.Random())
-                    store.mail.mark_retry(row, now=now, next_attempt_at=retry_at, code=result.code, error=result.detail)
-                    report.retried += 1
-                else:
-                    store.mail.mark_failed(row, now=now, code=result.code, error=result.detail,
-                                           max_bounces=max_bounces)
-                    report.failed += 1
-                report.outcomes.append(result.outcome.value)
-                if limit is not None and len(report.outcomes) + report.expired >= limit:
-                    break
     return report

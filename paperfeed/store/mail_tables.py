@@ -226,14 +226,26 @@ class MailTables:
         return found
 
     # -- digests --------------------------------------------------------------------------
-    def due_subscribers(self, *, now: datetime, limit: int, share: tuple[int, int] = (0, 1)) -> list[Subscriber]:
-        """Active subscribers whose digest is due, oldest due first (the partial index).
-        `share` (k, n): only ids with id % n = k, so n composing processes never pick the
-        same subscriber."""
-        k, n = share
-        rows = self._rows("SELECT * FROM subscribers WHERE status = 'active' AND next_due_at <= ? AND id % ? = ? "
-                          "ORDER BY next_due_at, id LIMIT ?", (to_iso(now), n, k, limit))
+    def due_subscribers(self, *, now: datetime, limit: int) -> list[Subscriber]:
+        """Active subscribers whose digest is due, oldest due first (the partial index)."""
+        rows = self._rows("SELECT * FROM subscribers WHERE status = 'active' AND next_due_at <= ? "
+                          "ORDER BY next_due_at, id LIMIT ?", (to_iso(now), limit))
         return [_subscriber(r) for r in rows]
+
+    def due_ids(self, *, now: datetime) -> list[int]:
+        """Every due subscriber's id, oldest due first: a run with composing workers hands
+        them out in batches."""
+        return [int(r["id"]) for r in self._rows("SELECT id FROM subscribers WHERE status = 'active' AND "
+                                                 "next_due_at <= ? ORDER BY next_due_at, id", (to_iso(now),))]
+
+    def due_among(self, ids: Sequence[int], *, now: datetime) -> list[Subscriber]:
+        """Those of `ids` still due now (one may have unsubscribed since), oldest due first."""
+        found: list[Subscriber] = []
+        for chunk in _chunks(list(ids)):
+            found += [_subscriber(r) for r in self._rows(
+                f"SELECT * FROM subscribers WHERE id IN ({', '.join('?' * len(chunk))}) AND status = 'active' "
+                "AND next_due_at <= ? ORDER BY next_due_at, id", [*chunk, to_iso(now)])]
+        return found
 
     def count_due(self, *, now: datetime) -> int:
         return int(self._rows("SELECT count(*) AS n FROM subscribers WHERE status = 'active' AND next_due_at <= ?",
