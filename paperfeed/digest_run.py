@@ -97,29 +97,65 @@ def run_digests(engine: SearchEngine, settings: Settings, *, clock: Callable[[],
 
 def _compose_in_workers(composer: DigestComposer, settings: Settings, now: datetime, workers: int,
                         send_some: Callable[[], int]) -> ComposeReport:
-    """Search once here; workers build batches of digests (the CPU work); this process
-    records each batch in one transaction as it comes back (the store's only writer, so
-    SQLite's one write lock is never fought over) and sends between batches."""
+    """Search once here; workers build batches of digests (the CPU work); this thread
+    records each batch in one transaction as it comes back, while a sending thread sends.
+    Only this process writes, so SQLite's one write lock is never fought over between
+    processes (the store's own lock queues the two threads)."""
     store = composer.store
     store.mail.prune_tokens(now=now)
     searches = composer.search_all_due()
     ids = store.mail.due_ids(now=now)
     batches = [ids[start:start + BATCH] for start in range(0, len(ids), BATCH)]
     total = ComposeReport(searches_run=composer.searches_run)
-    # spawn, not fork: this process holds threads (the store's pool, torch) that a fork would copy mid-state
-    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"), initializer=start_worker,
-                             initargs=(settings, now, searches, os.getpid())) as pool:
-        running: set[Future[list[ComposedDigest]]] = set()
-        while batches or running:
-            while batches and len(running) < 2 * workers:  # enough queued to keep every worker busy
-                running.add(pool.submit(compose_batch, batches.pop(0)))
-            done = {future for future in running if future.done()}
-            for future in done:  # a worker that died raises BrokenProcessPool here: the run fails loudly
-                total.add(composer.record(future.result(), now))
-            running -= done
-            if not done and not send_some():
-                wait(running, timeout=IDLE_WAIT_S, return_when=FIRST_COMPLETED)
+    sender = _Sender(send_some)
+    sender.start()
+    try:
+        # spawn, not fork: this process holds threads (the store's pool, the sender) that a fork would copy mid-state
+        with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"), initializer=start_worker,
+                                 initargs=(settings, now, searches, os.getpid())) as pool:
+            running: set[Future[list[ComposedDigest]]] = set()
+            while batches or running:
+                while batches and len(running) < 2 * workers:  # enough queued to keep every worker busy
+                    running.add(pool.submit(compose_batch, batches.pop(0)))
+                done, _ = wait(running, timeout=IDLE_WAIT_S, return_when=FIRST_COMPLETED)
+                for future in done:  # a worker that died raises BrokenProcessPool here: the run fails loudly
+                    total.add(composer.record(future.result(), now))
+                running -= done
+                sender.check()
+    finally:
+        sender.finish()
     return total
+
+
+class _Sender(threading.Thread):
+    """Sends while batches are recorded. Its error (e.g. MailerUnusable) is raised in the
+    composing thread at the next batch, and by `finish`."""
+
+    def __init__(self, send_some: Callable[[], int]) -> None:
+        super().__init__(name="paperfeed-digest-sender", daemon=True)
+        self._send_some = send_some
+        self._stop_when_idle = threading.Event()
+        self.error: BaseException | None = None
+
+    def run(self) -> None:
+        try:
+            while True:
+                finishing = self._stop_when_idle.is_set()
+                if not self._send_some():
+                    if finishing:
+                        return
+                    self._stop_when_idle.wait(IDLE_WAIT_S)
+        except BaseException as exc:  # noqa: BLE001 - handed to the composing thread
+            self.error = exc
+
+    def check(self) -> None:
+        if self.error is not None:
+            raise self.error
+
+    def finish(self) -> None:
+        self._stop_when_idle.set()
+        self.join()
+        self.check()
 
 
 _worker: DigestComposer | None = None

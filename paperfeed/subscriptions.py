@@ -25,6 +25,7 @@ from paperfeed.mail.render import render_confirmation
 from paperfeed.mail.transport import sender_from_settings
 from paperfeed.mail.urls import SiteUrls
 from paperfeed.store import Store
+from paperfeed.store.community.models import User
 from paperfeed.store.mail_tables import Follow, SavedSearch, Subscriber
 from paperfeed.tokens import RULES, InvalidToken, Purpose, TokenSigner, nonce_digest, signing_key, utc_now
 
@@ -72,15 +73,20 @@ class Subscriptions:
         self.sender = sender_from_settings(settings)
 
     # -- subscribe and confirm --------------------------------------------------------------
-    def subscribe(self, email: str) -> Subscriber:
+    def subscribe(self, email: str, *, account: User | None = None) -> Subscriber:
         """Record the address (once, whatever its case) and queue the confirmation mail
-        if it is not confirmed yet. InvalidInput(field='email') for a bad address."""
+        if it is not confirmed yet. InvalidInput(field='email') for a bad address.
+        Subscribed by a signed-in `account` to its own address (proven by its sign-in link),
+        the subscription is linked to the account; to another address, it is not (anyone may
+        type any address, and only its owner's confirmation may tie it to someone)."""
         address = parse_address(email.strip(), field="email")
         if address.display_name:
             raise InvalidInput("Give the address alone, without a name.", hint="Use one like you@example.org.",
                                field="email")
         now = self.clock()
-        subscriber, needs_confirmation = self.store.mail.subscribe(email=address.addr_spec, now=now)
+        own = account is not None and account.email.lower() == address.addr_spec.lower()
+        subscriber, needs_confirmation = self.store.mail.subscribe(email=address.addr_spec, now=now,
+                                                                   user_id=account.id if own and account else None)
         if needs_confirmation:
             self._queue_confirmation(subscriber, now)
         return subscriber

@@ -32,6 +32,7 @@ class Subscriber:
     bounce_count: int
     links_valid_after: datetime
     confirmed_at: datetime | None
+    user_id: int | None = None  # the account it was subscribed from, if any
 
 
 @dataclass(frozen=True)
@@ -82,7 +83,7 @@ def _subscriber(row: Any) -> Subscriber:
         weekday=row["weekday"], trending_top_n=int(row["trending_top_n"]),
         next_due_at=from_iso(row["next_due_at"]), delivered_rev=int(row["delivered_rev"]),
         bounce_count=int(row["bounce_count"]), links_valid_after=from_iso(row["links_valid_after"]),  # type: ignore[arg-type]
-        confirmed_at=from_iso(row["confirmed_at"]),
+        confirmed_at=from_iso(row["confirmed_at"]), user_id=row["user_id"],
     )
 
 
@@ -102,16 +103,20 @@ class MailTables:
             return list(conn.execute(self._sql(sql), params).fetchall())
 
     # -- subscribers ----------------------------------------------------------------------
-    def subscribe(self, *, email: str, now: datetime) -> tuple[Subscriber, bool]:
+    def subscribe(self, *, email: str, now: datetime, user_id: int | None = None) -> tuple[Subscriber, bool]:
         """The subscriber for this address, created `pending` if new; an unsubscribed or
         bouncing address starts over as `pending` with its old links revoked. Returns
-        (subscriber, needs_confirmation): False when it is already pending or confirmed."""
+        (subscriber, needs_confirmation): False when it is already pending or confirmed.
+        `user_id` links it to that account unless it is linked already."""
         stamp = to_iso(now)
         with self._write() as conn:
+            if user_id is not None:
+                conn.execute(self._sql("UPDATE subscribers SET user_id = ? WHERE email_key = ? AND user_id IS NULL"),
+                             (user_id, email.lower()))
             conn.execute(self._sql(
-                "INSERT INTO subscribers (email, email_key, status, links_valid_after, created_at) "
-                "VALUES (?, ?, 'pending', ?, ?) ON CONFLICT (email_key) DO NOTHING"),
-                (email, email.lower(), stamp, stamp))
+                "INSERT INTO subscribers (email, email_key, status, links_valid_after, created_at, user_id) "
+                "VALUES (?, ?, 'pending', ?, ?, ?) ON CONFLICT (email_key) DO NOTHING"),
+                (email, email.lower(), stamp, stamp, user_id))
             conn.execute(self._sql(
                 "UPDATE subscribers SET status = 'pending', email = ?, links_valid_after = ?, "
                 "bounce_count = 0, next_due_at = NULL, unsubscribed_at = NULL "
