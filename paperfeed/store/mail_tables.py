@@ -286,30 +286,33 @@ class MailTables:
         """One transaction for a batch: digest rows (the (subscriber, period) key makes a
         repeat a no-op), their items, the outbox rows, and next_due_at moved on. Returns how
         many digests were queued."""
-        queued = 0
+        stamp = to_iso(now)
+        items: list[tuple[int, int, int]] = []
+        outbox: list[tuple[Any, ...]] = []
         with self._write() as conn:
             for digest in composed:
                 status = "queued" if digest.message is not None else "empty"
                 row = conn.execute(self._sql(
                     "INSERT INTO digests (subscriber_id, period_key, status, through_rev, created_at) "
                     "VALUES (?, ?, ?, ?, ?) ON CONFLICT (subscriber_id, period_key) DO NOTHING RETURNING id"),
-                    (digest.subscriber_id, digest.period_key, status, digest.through_rev, to_iso(now))).fetchone()
-                conn.execute(self._sql("UPDATE subscribers SET next_due_at = ? WHERE id = ? AND status = 'active'"),
-                             (to_iso(digest.next_due_at), digest.subscriber_id))
+                    (digest.subscriber_id, digest.period_key, status, digest.through_rev, stamp)).fetchone()
                 if row is None or digest.message is None:
                     continue  # composed by an earlier run, or nothing new
                 digest_id = int(row["id"])
-                for pk in digest.paper_pks:
-                    conn.execute(self._sql("INSERT INTO digest_items (digest_id, subscriber_id, paper_pk) "
-                                           "VALUES (?, ?, ?) ON CONFLICT DO NOTHING"),
-                                 (digest_id, digest.subscriber_id, pk))
-                conn.execute(self._sql(
-                    "INSERT INTO outbox (kind, subscriber_id, digest_id, recipient, message, message_id, priority, "
-                    "status, next_attempt_at, created_at) VALUES ('digest', ?, ?, ?, ?, ?, ?, 'pending', ?, ?)"),
-                    (digest.subscriber_id, digest_id, digest.recipient, digest.message, digest.message_id,
-                     priority, to_iso(now), to_iso(now)))
-                queued += 1
-        return queued
+                items += [(digest_id, digest.subscriber_id, pk) for pk in digest.paper_pks]
+                outbox.append((digest.subscriber_id, digest_id, digest.recipient, digest.message, digest.message_id,
+                               priority, stamp, stamp))
+            # The rest in bulk: a batch is one transaction either way, and a run records its
+            # batches beside a sending thread that waits for this process's write lock and the GIL.
+            cursor = conn.cursor()
+            cursor.executemany(self._sql("UPDATE subscribers SET next_due_at = ? WHERE id = ? AND status = 'active'"),
+                               [(to_iso(d.next_due_at), d.subscriber_id) for d in composed])
+            cursor.executemany(self._sql("INSERT INTO digest_items (digest_id, subscriber_id, paper_pk) "
+                                         "VALUES (?, ?, ?) ON CONFLICT DO NOTHING"), items)
+            cursor.executemany(self._sql(
+                "INSERT INTO outbox (kind, subscriber_id, digest_id, recipient, message, message_id, priority, "
+                "status, next_attempt_at, created_at) VALUES ('digest', ?, ?, ?, ?, ?, ?, 'pending', ?, ?)"), outbox)
+        return len(outbox)
 
     # -- outbox ---------------------------------------------------------------------------
     def enqueue(
