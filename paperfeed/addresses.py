@@ -8,11 +8,16 @@ relays lack; a non-ASCII display name is fine).
 
 from __future__ import annotations
 
+import re
 from email.headerregistry import Address, AddressHeader, HeaderRegistry
 
 from paperfeed.errors import InvalidInput
 
 _REGISTRY = HeaderRegistry()
+# A bare dot-atom address (what nearly every subscriber has): the header parser would return
+# exactly these two parts, at a tenth of the cost, which a run of 100,000 digests notices.
+_ATOM = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
+_PLAIN = re.compile(rf"({_ATOM}(?:\.{_ATOM})*)@([A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+)")
 
 
 def parse_address(value: str, *, field: str = "email") -> Address:
@@ -30,6 +35,8 @@ def parse_address(value: str, *, field: str = "email") -> Address:
 def _single_address(value: str) -> Address | None:
     if not value or any(ch in value for ch in "\r\n\0") or len(value) > 320:
         return None
+    if plain := _PLAIN.fullmatch(value):
+        return Address(username=plain[1], domain=plain[2])
     try:
         header = _REGISTRY("to", value)
     except Exception:  # the stdlib parser raises IndexError, TypeError, ... on some junk

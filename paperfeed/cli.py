@@ -447,12 +447,14 @@ def bench_mail(messages: int, sink: str, as_json: bool) -> None:
 @bench.command("digest")
 @click.option("--subscribers", default=100_000, show_default=True, type=click.IntRange(1, 10_000_000))
 @click.option("--store-url", default=None, help="A PostgreSQL URL to run against (default: a fresh SQLite file).")
+@click.option("--workers", type=click.IntRange(0, 64), default=None,
+              help="Composing processes (default: PAPERFEED_DIGEST_WORKERS; 0: one per CPU core).")
 @click.option("--json", "as_json", is_flag=True)
-def bench_digest(subscribers: int, store_url: str | None, as_json: bool) -> None:
+def bench_digest(subscribers: int, store_url: str | None, workers: int | None, as_json: bool) -> None:
     """Compose and deliver N digests to a local SMTP sink (docs/benchmarks.md)."""
     from paperfeed.bench.digest import run_digest_bench
 
-    result = run_digest_bench(subscribers, store_url=store_url)
+    result = run_digest_bench(subscribers, store_url=store_url, workers=workers)
     click.echo(json.dumps(result) if as_json else "\n".join(f"{k}: {v}" for k, v in result.items()))
 
 

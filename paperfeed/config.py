@@ -119,6 +119,12 @@ SPECS: tuple[SettingSpec, ...] = (
         "timer running `paperfeed digest run` instead).",
     ),
     SettingSpec(
+        "digest_workers",
+        "0",
+        "Processes composing digests in a large digest run, beside the one sending (0: one per "
+        "CPU core; 1: compose, then send, in one process).",
+    ),
+    SettingSpec(
         "cors_origins",
         "",
         "Origins allowed to call the JSON API and feeds from a browser (CORS), comma-separated, "
@@ -270,6 +276,7 @@ class MailSettings:
     rate_per_second: float  # 0: no limit
     max_bounces: int
     digest_interval_s: float  # 0: no in-process digest scheduler
+    digest_workers: int  # composing processes; 0 in the setting becomes the CPU count
 
     @classmethod
     def from_raw(cls, raw: dict[str, str], specs: dict[str, SettingSpec]) -> "MailSettings":
@@ -302,6 +309,8 @@ class MailSettings:
             max_bounces=int(_parse_number(specs["mail_max_bounces"], raw["mail_max_bounces"], minimum=1, integer=True)),
             digest_interval_s=60 * _parse_number(specs["digest_interval"], raw["digest_interval"], minimum=0,
                                                  integer=False),
+            digest_workers=int(_parse_number(specs["digest_workers"], raw["digest_workers"], minimum=0, integer=True))
+            or os.cpu_count() or 1,
         )
 
 

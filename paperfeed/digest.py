@@ -20,11 +20,12 @@ from typing import Callable, Sequence
 
 from paperfeed.engine import SearchEngine
 from paperfeed.errors import PaperfeedError
-from paperfeed.mail.message import build_message, stable_message_id, to_bytes
+from paperfeed.mail.message import stable_message_id, wire_bytes
 from paperfeed.mail.outbox import pack
 from paperfeed.mail.render import DigestSection, PaperEntry, paper_entry, render_digest
 from paperfeed.models import Paper, PaperFilter
 from paperfeed.search import search
+from paperfeed.store import Store
 from paperfeed.store.mail_tables import ComposedDigest, SavedSearch, Subscriber
 from paperfeed.subscriptions import Subscriptions, next_due
 from paperfeed.trending import heat
@@ -37,10 +38,10 @@ PER_SECTION = 10
 PER_MAIL = 30
 
 
-def trending_order(engine: SearchEngine, papers: Sequence[Paper]) -> list[Paper]:
+def trending_order(store: Store, papers: Sequence[Paper]) -> list[Paper]:
     """Candidates hottest first, by the trending page's formula (docs/ranking.md): a voted
     paper's stored heat, an unvoted one's freshness prior (so unvoted papers go newest first)."""
-    stored = engine.store.community.heats([paper.id for paper in papers])
+    stored = store.community.heats([paper.id for paper in papers])
 
     def paper_heat(paper: Paper) -> float:
         return stored.get(paper.id, heat([], paper.published))
@@ -78,10 +79,18 @@ class ComposeReport:
     empty: int = 0
     searches_run: int = 0
 
+    def add(self, other: "ComposeReport") -> None:
+        self.due += other.due
+        self.queued += other.queued
+        self.empty += other.empty
+        self.searches_run += other.searches_run
+
 
 @dataclass
 class DigestComposer:
-    engine: SearchEngine
+    # None in a composing worker process (digest_run.py): it gets the run's search results
+    # and opens an engine only for a saved search that was added after they were made.
+    engine: SearchEngine | None
     subscriptions: Subscriptions
     clock: Callable[[], datetime]
     _search_cache: dict[str, list[str]] = field(default_factory=dict)
@@ -92,7 +101,7 @@ class DigestComposer:
 
     @property
     def store(self):  # type: ignore[no-untyped-def]
-        return self.engine.store
+        return self.subscriptions.store
 
     def run(self, *, batch: int = BATCH) -> ComposeReport:
         """Compose and queue every digest due now."""
@@ -100,13 +109,25 @@ class DigestComposer:
         now = self.clock()
         self.store.mail.prune_tokens(now=now)
         while due := self.store.mail.due_subscribers(now=now, limit=batch):
-            plans = self.plan(due)
-            composed = [self._compose(plan, now) for plan in plans]
-            report.queued += self.store.mail.record_digests(composed, now=now)
-            report.due += len(due)
-            report.empty += sum(1 for c in composed if c.message is None)
+            report.add(self.record(self.compose_batch(due, now), now))
         report.searches_run = self.searches_run
         return report
+
+    def compose_batch(self, subscribers: Sequence[Subscriber], now: datetime) -> list[ComposedDigest]:
+        """A batch's digests, built (CPU only; nothing written): what a composing worker returns."""
+        return [self._compose(plan, now) for plan in self.plan(subscribers)]
+
+    def record(self, composed: Sequence[ComposedDigest], now: datetime) -> ComposeReport:
+        """Queue a composed batch in one transaction."""
+        queued = self.store.mail.record_digests(composed, now=now)
+        return ComposeReport(due=len(composed), queued=queued, empty=sum(1 for c in composed if c.message is None))
+
+    def search_all_due(self) -> dict[str, list[str]]:
+        """Run every distinct saved search of the subscribers due now, once: the results a
+        run hands to its composing processes."""
+        for saved in self.store.mail.due_searches(now=self.clock()):
+            self._search(saved)
+        return dict(self._search_cache)
 
     def plan(self, subscribers: Sequence[Subscriber]) -> list[Plan]:
         """What each subscriber's digest holds, for a batch, in a fixed number of queries."""
@@ -120,7 +141,7 @@ class DigestComposer:
         for follow in mail.follows(ids):
             follows.setdefault(follow.subscriber_id, []).append((follow.kind, follow.value))
         sent = mail.sent_papers(ids, [pk for pk, _ in candidates.values()])
-        trending = trending_order(self.engine, list(papers.values()))
+        trending = trending_order(self.store, list(papers.values()))
         plans = []
         for subscriber in subscribers:
             def is_new(paper: Paper, s: Subscriber = subscriber) -> bool:
@@ -152,6 +173,8 @@ class DigestComposer:
 
     def _search(self, saved: SavedSearch) -> list[str]:
         if saved.query_key not in self._search_cache:
+            if self.engine is None:
+                self.engine = SearchEngine.open(self.subscriptions.settings, self.store)
             category = json.loads(saved.filters).get("category") or None
             try:
                 results = search(self.engine, saved.query, filters=PaperFilter(category=category),
@@ -172,15 +195,17 @@ class DigestComposer:
         following = next_due(subscriber.frequency, subscriber.weekday, after=max(now, subscriber.next_due_at or now))
         message = None
         if plan.paper_count:
-            message = pack(to_bytes(build_message(self.render(plan).to(
-                subscriber.email, unsubscribe=self._unsubscribe_links(subscriber), message_id=message_id),
-                sender=sender, now=now)))
+            tokens = self.subscriptions.link_tokens(subscriber)
+            mail = self.render(plan, tokens).to(subscriber.email, message_id=message_id,
+                                                unsubscribe=self.subscriptions.unsubscribe_headers(tokens[1]))
+            message = pack(wire_bytes(mail, sender=sender, now=now))
         return ComposedDigest(subscriber.id, key, plan.through_rev, following, subscriber.email, message,
                               message_id, tuple(plan.paper_pks))
 
-    def render(self, plan: Plan):  # type: ignore[no-untyped-def]
+    def render(self, plan: Plan, tokens: tuple[str, str] | None = None):  # type: ignore[no-untyped-def]
+        """`tokens`: the subscriber's (preferences, unsubscribe) link tokens, issued if not given."""
         urls = self.subscriptions.urls
-        preferences, unsubscribe = self.subscriptions.link_tokens(plan.subscriber)
+        preferences, unsubscribe = tokens or self.subscriptions.link_tokens(plan.subscriber)
         sections = [DigestSection(heading, tuple(self._entry(p) for p in papers))
                     for heading, papers in plan.sections if papers]
         return render_digest(email=plan.subscriber.email, heading=_heading(plan), sections=sections, urls=urls,
@@ -190,9 +215,6 @@ class DigestComposer:
         if paper.id not in self._entries:
             self._entries[paper.id] = paper_entry(paper, self.subscriptions.urls)
         return self._entries[paper.id]
-
-    def _unsubscribe_links(self, subscriber: Subscriber):  # type: ignore[no-untyped-def]
-        return self.subscriptions.unsubscribe_headers(self.subscriptions.link_tokens(subscriber)[1])
 
 
 def _by_subscriber(searches: Sequence[SavedSearch]) -> dict[int, list[SavedSearch]]:

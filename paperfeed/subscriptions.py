@@ -19,12 +19,13 @@ from typing import Callable
 from paperfeed.addresses import parse_address
 from paperfeed.config import Settings
 from paperfeed.errors import InvalidInput
-from paperfeed.mail.message import build_message, to_bytes, unsubscribe_links
+from paperfeed.mail.message import sender_mailbox, unsubscribe_links, wire_bytes
 from paperfeed.mail.outbox import pack
 from paperfeed.mail.render import render_confirmation
 from paperfeed.mail.transport import sender_from_settings
 from paperfeed.mail.urls import SiteUrls
 from paperfeed.store import Store
+from paperfeed.store.community.models import User
 from paperfeed.store.mail_tables import Follow, SavedSearch, Subscriber
 from paperfeed.tokens import RULES, InvalidToken, Purpose, TokenSigner, nonce_digest, signing_key, utc_now
 
@@ -72,15 +73,20 @@ class Subscriptions:
         self.sender = sender_from_settings(settings)
 
     # -- subscribe and confirm --------------------------------------------------------------
-    def subscribe(self, email: str) -> Subscriber:
+    def subscribe(self, email: str, *, account: User | None = None) -> Subscriber:
         """Record the address (once, whatever its case) and queue the confirmation mail
-        if it is not confirmed yet. InvalidInput(field='email') for a bad address."""
+        if it is not confirmed yet. InvalidInput(field='email') for a bad address.
+        Subscribed by a signed-in `account` to its own address (proven by its sign-in link),
+        the subscription is linked to the account; to another address, it is not (anyone may
+        type any address, and only its owner's confirmation may tie it to someone)."""
         address = parse_address(email.strip(), field="email")
         if address.display_name:
             raise InvalidInput("Give the address alone, without a name.", hint="Use one like you@example.org.",
                                field="email")
         now = self.clock()
-        subscriber, needs_confirmation = self.store.mail.subscribe(email=address.addr_spec, now=now)
+        own = account is not None and account.email.lower() == address.addr_spec.lower()
+        subscriber, needs_confirmation = self.store.mail.subscribe(email=address.addr_spec, now=now,
+                                                                   user_id=account.id if own and account else None)
         if needs_confirmation:
             self._queue_confirmation(subscriber, now)
         return subscriber
@@ -89,10 +95,10 @@ class Subscriptions:
         token = self.signer.issue(Purpose.CONFIRM, str(subscriber.id))
         rendered = render_confirmation(email=subscriber.email, confirm_url=self.urls.confirm(token), urls=self.urls,
                                        valid_for=RULES[Purpose.CONFIRM].lifetime or timedelta(days=7))
-        message_id = make_msgid(domain=parse_address(self.sender, field="mail_from").domain)
-        message = build_message(rendered.to(subscriber.email, message_id=message_id), sender=self.sender, now=now)
+        message_id = make_msgid(domain=sender_mailbox(self.sender).domain)
+        message = wire_bytes(rendered.to(subscriber.email, message_id=message_id), sender=self.sender, now=now)
         self.store.mail.enqueue(kind="confirm", subscriber_id=subscriber.id, recipient=subscriber.email,
-                                message=pack(to_bytes(message)), message_id=message_id, priority=0, now=now,
+                                message=pack(message), message_id=message_id, priority=0, now=now,
                                 expires_at=now + timedelta(days=7))
 
     def check_confirm(self, token: str) -> Subscriber:
@@ -120,8 +126,8 @@ class Subscriptions:
                 self.signer.issue(Purpose.UNSUBSCRIBE, str(subscriber.id)))
 
     def unsubscribe_headers(self, unsubscribe_token: str):  # type: ignore[no-untyped-def]
-        return unsubscribe_links(self.urls.unsubscribe(unsubscribe_token), mailbox=parse_address(
-            self.sender, field="mail_from").addr_spec, token=unsubscribe_token)
+        return unsubscribe_links(self.urls.unsubscribe(unsubscribe_token), mailbox=sender_mailbox(
+            self.sender).addr_spec, token=unsubscribe_token)
 
     def from_link(self, token: str, purpose: Purpose) -> Subscriber:
         claims = self.signer.verify(token, purpose)

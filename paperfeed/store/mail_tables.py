@@ -32,6 +32,7 @@ class Subscriber:
     bounce_count: int
     links_valid_after: datetime
     confirmed_at: datetime | None
+    user_id: int | None = None  # the account it was subscribed from, if any
 
 
 @dataclass(frozen=True)
@@ -82,15 +83,17 @@ def _subscriber(row: Any) -> Subscriber:
         weekday=row["weekday"], trending_top_n=int(row["trending_top_n"]),
         next_due_at=from_iso(row["next_due_at"]), delivered_rev=int(row["delivered_rev"]),
         bounce_count=int(row["bounce_count"]), links_valid_after=from_iso(row["links_valid_after"]),  # type: ignore[arg-type]
-        confirmed_at=from_iso(row["confirmed_at"]),
+        confirmed_at=from_iso(row["confirmed_at"]), user_id=row["user_id"],
     )
 
 
 class MailTables:
-    def __init__(self, *, read: Connect, write: Connect, mark: str) -> None:
+    def __init__(self, *, read: Connect, write: Connect, mark: str,
+                 lock: Callable[[str], AbstractContextManager[bool]]) -> None:
         self._read = read  # a connection for reads (autocommit)
         self._write = write  # a connection inside one transaction
         self._mark = mark  # "?" (sqlite3) or "%s" (psycopg)
+        self.try_lock = lock  # try_lock(name): `with` it; True while held, False if another holds it (store/locks.py)
 
     def _sql(self, sql: str) -> str:
         return sql if self._mark == "?" else sql.replace("?", self._mark)
@@ -100,16 +103,20 @@ class MailTables:
             return list(conn.execute(self._sql(sql), params).fetchall())
 
     # -- subscribers ----------------------------------------------------------------------
-    def subscribe(self, *, email: str, now: datetime) -> tuple[Subscriber, bool]:
+    def subscribe(self, *, email: str, now: datetime, user_id: int | None = None) -> tuple[Subscriber, bool]:
         """The subscriber for this address, created `pending` if new; an unsubscribed or
         bouncing address starts over as `pending` with its old links revoked. Returns
-        (subscriber, needs_confirmation): False when it is already pending or confirmed."""
+        (subscriber, needs_confirmation): False when it is already pending or confirmed.
+        `user_id` links it to that account unless it is linked already."""
         stamp = to_iso(now)
         with self._write() as conn:
+            if user_id is not None:
+                conn.execute(self._sql("UPDATE subscribers SET user_id = ? WHERE email_key = ? AND user_id IS NULL"),
+                             (user_id, email.lower()))
             conn.execute(self._sql(
-                "INSERT INTO subscribers (email, email_key, status, links_valid_after, created_at) "
-                "VALUES (?, ?, 'pending', ?, ?) ON CONFLICT (email_key) DO NOTHING"),
-                (email, email.lower(), stamp, stamp))
+                "INSERT INTO subscribers (email, email_key, status, links_valid_after, created_at, user_id) "
+                "VALUES (?, ?, 'pending', ?, ?, ?) ON CONFLICT (email_key) DO NOTHING"),
+                (email, email.lower(), stamp, stamp, user_id))
             conn.execute(self._sql(
                 "UPDATE subscribers SET status = 'pending', email = ?, links_valid_after = ?, "
                 "bounce_count = 0, next_due_at = NULL, unsubscribed_at = NULL "
@@ -230,6 +237,34 @@ class MailTables:
                           "ORDER BY next_due_at, id LIMIT ?", (to_iso(now), limit))
         return [_subscriber(r) for r in rows]
 
+    def due_ids(self, *, now: datetime) -> list[int]:
+        """Every due subscriber's id, oldest due first: a run with composing workers hands
+        them out in batches."""
+        return [int(r["id"]) for r in self._rows("SELECT id FROM subscribers WHERE status = 'active' AND "
+                                                 "next_due_at <= ? ORDER BY next_due_at, id", (to_iso(now),))]
+
+    def due_among(self, ids: Sequence[int], *, now: datetime) -> list[Subscriber]:
+        """Those of `ids` still due now (one may have unsubscribed since), oldest due first."""
+        found: list[Subscriber] = []
+        for chunk in _chunks(list(ids)):
+            found += [_subscriber(r) for r in self._rows(
+                f"SELECT * FROM subscribers WHERE id IN ({', '.join('?' * len(chunk))}) AND status = 'active' "
+                "AND next_due_at <= ? ORDER BY next_due_at, id", [*chunk, to_iso(now)])]
+        return found
+
+    def count_due(self, *, now: datetime) -> int:
+        return int(self._rows("SELECT count(*) AS n FROM subscribers WHERE status = 'active' AND next_due_at <= ?",
+                              (to_iso(now),))[0]["n"])
+
+    def due_searches(self, *, now: datetime) -> list[SavedSearch]:
+        """One saved search per distinct query key among the subscribers due now (the
+        subscriber id is any one of them): what a run searches before composing."""
+        rows = self._rows(
+            "SELECT min(ss.subscriber_id) AS subscriber_id, ss.query, ss.filters, ss.query_key FROM subscriber_searches ss "
+            "JOIN subscribers s ON s.id = ss.subscriber_id WHERE s.status = 'active' AND s.next_due_at <= ? "
+            "GROUP BY ss.query_key, ss.query, ss.filters ORDER BY ss.query_key", (to_iso(now),))
+        return [SavedSearch(int(r["subscriber_id"]), r["query"], r["filters"], r["query"], r["query_key"]) for r in rows]
+
     def papers_after(self, *, rev: int, limit: int) -> dict[str, tuple[int, int]]:
         """{paper id: (pk, rev)} of the newest `limit` papers written after `rev`."""
         rows = self._rows("SELECT id, pk, rev FROM papers WHERE rev > ? ORDER BY rev DESC, pk DESC LIMIT ?",
@@ -251,30 +286,33 @@ class MailTables:
         """One transaction for a batch: digest rows (the (subscriber, period) key makes a
         repeat a no-op), their items, the outbox rows, and next_due_at moved on. Returns how
         many digests were queued."""
-        queued = 0
+        stamp = to_iso(now)
+        items: list[tuple[int, int, int]] = []
+        outbox: list[tuple[Any, ...]] = []
         with self._write() as conn:
             for digest in composed:
                 status = "queued" if digest.message is not None else "empty"
                 row = conn.execute(self._sql(
                     "INSERT INTO digests (subscriber_id, period_key, status, through_rev, created_at) "
                     "VALUES (?, ?, ?, ?, ?) ON CONFLICT (subscriber_id, period_key) DO NOTHING RETURNING id"),
-                    (digest.subscriber_id, digest.period_key, status, digest.through_rev, to_iso(now))).fetchone()
-                conn.execute(self._sql("UPDATE subscribers SET next_due_at = ? WHERE id = ? AND status = 'active'"),
-                             (to_iso(digest.next_due_at), digest.subscriber_id))
+                    (digest.subscriber_id, digest.period_key, status, digest.through_rev, stamp)).fetchone()
                 if row is None or digest.message is None:
                     continue  # composed by an earlier run, or nothing new
                 digest_id = int(row["id"])
-                for pk in digest.paper_pks:
-                    conn.execute(self._sql("INSERT INTO digest_items (digest_id, subscriber_id, paper_pk) "
-                                           "VALUES (?, ?, ?) ON CONFLICT DO NOTHING"),
-                                 (digest_id, digest.subscriber_id, pk))
-                conn.execute(self._sql(
-                    "INSERT INTO outbox (kind, subscriber_id, digest_id, recipient, message, message_id, priority, "
-                    "status, next_attempt_at, created_at) VALUES ('digest', ?, ?, ?, ?, ?, ?, 'pending', ?, ?)"),
-                    (digest.subscriber_id, digest_id, digest.recipient, digest.message, digest.message_id,
-                     priority, to_iso(now), to_iso(now)))
-                queued += 1
-        return queued
+                items += [(digest_id, digest.subscriber_id, pk) for pk in digest.paper_pks]
+                outbox.append((digest.subscriber_id, digest_id, digest.recipient, digest.message, digest.message_id,
+                               priority, stamp, stamp))
+            # The rest in bulk: a batch is one transaction either way, and a run records its
+            # batches beside a sending thread that waits for this process's write lock and the GIL.
+            cursor = conn.cursor()
+            cursor.executemany(self._sql("UPDATE subscribers SET next_due_at = ? WHERE id = ? AND status = 'active'"),
+                               [(to_iso(d.next_due_at), d.subscriber_id) for d in composed])
+            cursor.executemany(self._sql("INSERT INTO digest_items (digest_id, subscriber_id, paper_pk) "
+                                         "VALUES (?, ?, ?) ON CONFLICT DO NOTHING"), items)
+            cursor.executemany(self._sql(
+                "INSERT INTO outbox (kind, subscriber_id, digest_id, recipient, message, message_id, priority, "
+                "status, next_attempt_at, created_at) VALUES ('digest', ?, ?, ?, ?, ?, ?, 'pending', ?, ?)"), outbox)
+        return len(outbox)
 
     # -- outbox ---------------------------------------------------------------------------
     def enqueue(

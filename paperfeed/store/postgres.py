@@ -25,6 +25,7 @@ from psycopg_pool import ConnectionPool, PoolTimeout
 from paperfeed.errors import StoreUnavailable
 from paperfeed.models import Paper, PaperChange, PaperFilter, StoredPaper
 from paperfeed.store.community import CommunityStore, PostgresDb
+from paperfeed.store.locks import advisory_lock
 from paperfeed.store.mail_tables import MailTables
 from paperfeed.store.rows import paper_to_row, row_to_paper, to_iso
 
@@ -91,7 +92,8 @@ class PostgresStore:
         except PoolTimeout as exc:
             self.pool.close()
             raise unavailable(url, exc) from exc
-        self.mail = MailTables(read=self._conn, write=self._transaction, mark="%s")  # docs/email.md
+        self.mail = MailTables(read=self._conn, write=self._transaction, mark="%s",  # docs/email.md
+                               lock=self._advisory_lock)
 
     # -- connections -------------------------------------------------------------------
     @contextmanager
@@ -100,6 +102,14 @@ class PostgresStore:
             with self.pool.connection() as conn:
                 yield conn
         except (psycopg.OperationalError, PoolTimeout) as exc:
+            raise unavailable(self.url, exc) from exc
+
+    @contextmanager
+    def _advisory_lock(self, name: str) -> Iterator[bool]:
+        try:
+            with advisory_lock(self.conninfo, name, connect_timeout=CONNECT_TIMEOUT_S) as held:
+                yield held
+        except psycopg.OperationalError as exc:
             raise unavailable(self.url, exc) from exc
 
     @contextmanager

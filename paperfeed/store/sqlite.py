@@ -25,6 +25,7 @@ import orjson
 from paperfeed.errors import ConfigError, StoreUnavailable
 from paperfeed.models import Paper, PaperChange, PaperFilter, StoredPaper
 from paperfeed.store.community import CommunityStore, SqliteDb
+from paperfeed.store.locks import file_lock
 from paperfeed.store.mail_tables import MailTables
 from paperfeed.store.rows import PaperRow, paper_to_row, row_to_paper, to_iso
 
@@ -65,7 +66,8 @@ class SqliteStore:
         self._local = threading.local()
         self._write_lock = threading.Lock()
         self._writer = self._connect()
-        self.mail = MailTables(read=self._read_conn, write=self._transaction, mark="?")  # docs/email.md
+        self.mail = MailTables(read=self._read_conn, write=self._transaction, mark="?",  # docs/email.md
+                               lock=lambda name: file_lock(Path(f"{self.path}.{name}.lock")))
 
     # -- connections -------------------------------------------------------------------
     def _connect(self) -> sqlite3.Connection:

@@ -20,6 +20,7 @@ from paperfeed.mail.transport import mailer_from_settings
 from paperfeed.subscriptions import Subscriptions, parse_preferences
 from paperfeed.tokens import Purpose
 from paperfeed.web.api import engine_of
+from paperfeed.web.session import current_user
 
 log = logging.getLogger("paperfeed.web")
 
@@ -56,7 +57,7 @@ def send_urgent(subscriptions: Subscriptions) -> None:
         mailer = mailer_from_settings(settings)
         try:
             send_due(subscriptions.store, mailer, sender=subscriptions.sender, clock=subscriptions.clock,
-                     data_dir=settings.data_dir, throttle=Throttle(settings.mail.rate_per_second),
+                     throttle=Throttle(settings.mail.rate_per_second),
                      max_bounces=settings.mail.max_bounces, limit=URGENT_BATCH)
         finally:
             mailer.close()
@@ -69,7 +70,7 @@ async def subscribe(request: Request, background: BackgroundTasks) -> HTMLRespon
     email = ((await _form(request)).get("email") or [""])[0].strip()
     subscriptions = subscriptions_of(request)
     try:
-        await run_in_threadpool(subscriptions.subscribe, email)
+        await run_in_threadpool(lambda: subscriptions.subscribe(email, account=current_user(request)))
     except PaperfeedError as exc:
         return _render(request, "subscribe.html", exc.status, email=email, error=str(exc))
     background.add_task(send_urgent, subscriptions)

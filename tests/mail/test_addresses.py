@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+from email.headerregistry import HeaderRegistry
 
 import pytest
 
@@ -44,3 +45,13 @@ def test_junk_never_escapes_as_another_exception() -> None:
     for junk in ["'<", "\\@[ ", ":_]>@:a],?aé;\\'", ' .,.)?\'é-)?.a[<""é:']:
         with pytest.raises(InvalidInput):
             parse_address(junk)
+
+
+@pytest.mark.parametrize("value", ["reader@example.org", "a.b-c+tag@sub.example.co.uk", "x!#$%&'*+/=?^_`{|}~-@a-b.org",
+                                   "UPPER.case@Example.ORG", "1@2.3"])
+def test_the_plain_address_shortcut_agrees_with_the_header_parser(value: str) -> None:
+    [parsed] = HeaderRegistry()("to", value).addresses
+    fast = parse_address(value)
+    assert (fast.username, fast.domain, fast.display_name, fast.addr_spec) == (
+        parsed.username, parsed.domain, parsed.display_name, parsed.addr_spec)
+    assert str(fast) == str(parsed)

@@ -55,7 +55,7 @@ def world(tmp_path: Path, store_url: str, smtp_server: SmtpServer) -> Iterator[t
 def _send(engine: SearchEngine, settings: Settings, clock: Clock) -> SendReport:
     mailer = mailer_from_settings(settings)
     try:
-        return send_due(engine.store, mailer, sender=settings.mail.mail_from, clock=clock, data_dir=settings.data_dir,
+        return send_due(engine.store, mailer, sender=settings.mail.mail_from, clock=clock,
                         throttle=Throttle(0), max_bounces=settings.mail.max_bounces)
     finally:
         mailer.close()

@@ -6,6 +6,7 @@ import email
 import email.policy
 import io
 import random
+import re
 from datetime import datetime, timedelta, timezone
 from email.utils import parsedate_to_datetime
 from pathlib import Path
@@ -15,7 +16,7 @@ import pytest
 from paperfeed.config import Settings
 from paperfeed.errors import ConfigError, InvalidInput
 from paperfeed.mail.message import (
-    OutgoingMail, build_message, one_line, stable_message_id, to_bytes, unsubscribe_links,
+    OutgoingMail, build_message, one_line, stable_message_id, to_bytes, unsubscribe_links, wire_bytes,
 )
 from paperfeed.mail.pacing import RetryPolicy, Throttle
 from paperfeed.mail.transport import (
@@ -183,3 +184,45 @@ def test_throttle_spaces_messages_and_does_not_burst_after_a_pause() -> None:
     assert fake.slept[-1] == pytest.approx(0.25)
     unlimited = Throttle(0, clock=fake.clock, sleep=fake.sleep)
     assert [unlimited.wait() for _ in range(3)] == [0, 0, 0]
+
+
+_LONG_URL = "https://papers.example.org/unsubscribe/" + "t" * 1200
+
+
+@pytest.mark.parametrize("fields", [
+    {"html": "<p>hi</p>\n"},
+    {},  # text only
+    {"to": "Zoë Çelik <reader@example.org>", "subject": "Café ünïcode digest " + "é" * 90,
+     "text": "line  \nsoft " + "x" * 200 + "\n=3D é\r\nlone\rcr\n", "html": "<p>a=b</p>\r\n\t\n"},
+    {"subject": "x" * 195, "text": "no trailing newline", "html": "no newline either"},
+    {"html": "<b>x</b>", "unsubscribe": unsubscribe_links(_LONG_URL, mailbox="digest@example.org", token="t")},
+    {"html": "<b>x</b>", "unsubscribe": unsubscribe_links("https://e.org/u/1", mailbox="d@example.org", token="1"),
+     "message_id": "<fixed@example.org>", "to": '"Doe, Jane" <jane.doe+tag@mail.example.org>'},
+])
+def test_wire_bytes_match_the_email_package_byte_for_byte(fields: dict[str, object]) -> None:
+    mail = _mail(message_id="<same@example.org>", **fields) if "message_id" not in fields else _mail(**fields)
+    fast = wire_bytes(mail, sender="Päper Feed <digest@example.org>", now=NOW)
+    slow = to_bytes(build_message(mail, sender="Päper Feed <digest@example.org>", now=NOW))
+    boundaries = re.findall(rb'boundary="([^"]+)"', fast), re.findall(rb'boundary="([^"]+)"', slow)
+    assert len(boundaries[0]) == len(boundaries[1]) == (0 if mail.html is None else 1)
+    if boundaries[0]:  # the one random part: the multipart boundary
+        fast = fast.replace(boundaries[0][0], boundaries[1][0])
+    assert fast == slow
+
+
+def test_a_digest_encoded_with_its_shared_body_matches_the_email_package() -> None:
+    """Digests name the papers part they share with other subscribers' digests; wire_bytes
+    encodes it once, and the bytes must not change for it (first message and cached ones)."""
+    from paperfeed.bench.mail import URLS, _sample_sections
+    from paperfeed.mail.render import render_digest
+
+    for n in range(3):
+        token = f"v1.token{n}"
+        rendered = render_digest(email=f"r{n}@example.org", heading="Your daily papers", sections=_sample_sections(),
+                                 urls=URLS, preferences_url=URLS.preferences(token), unsubscribe_url=URLS.unsubscribe(token))
+        assert len(rendered.shared) == 2 and all(piece in (rendered.text + rendered.html) for piece in rendered.shared)
+        mail = rendered.to(f"r{n}@example.org", message_id="<same@example.org>")
+        fast = wire_bytes(mail, sender=SENDER, now=NOW)
+        slow = to_bytes(build_message(mail, sender=SENDER, now=NOW))
+        [fast_boundary], [slow_boundary] = re.findall(rb'boundary="([^"]+)"', fast), re.findall(rb'boundary="([^"]+)"', slow)
+        assert fast.replace(fast_boundary, slow_boundary) == slow

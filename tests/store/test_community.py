@@ -175,7 +175,6 @@ def test_collections_are_owned(store: Store, papers: list[str]) -> None:
 def test_digest_trending_section_orders_by_the_same_heat(store: Store, papers: list[str]) -> None:
     """The digest's "trending top N" ranks candidates as the trending page does: a voted
     paper by its stored heat, unvoted ones by their freshness prior (newest first)."""
-    from types import SimpleNamespace
 
     from paperfeed.digest import trending_order
 
@@ -183,6 +182,6 @@ def test_digest_trending_section_orders_by_the_same_heat(store: Store, papers: l
     for uid in users:
         store.community.toggle_vote(uid, "p3", now=NOW)  # three fresh votes on the oldest paper
     candidates = store.get_papers(papers)
-    ordered = trending_order(SimpleNamespace(store=store), candidates)  # type: ignore[arg-type]
+    ordered = trending_order(store, candidates)
     assert [p.id for p in ordered] == ["p3", "p0", "p1", "p2"]
     assert store.community.heats(["p3", "p0"]).keys() == {"p3"}

@@ -231,3 +231,21 @@ def test_a_vote_draws_a_sparkline_on_cards_and_the_paper_page(app_client: tuple[
     trending = client.get("/trending").text
     cards = {card.split('href="/papers/')[1].split('"')[0].split('#')[0]: card for card in trending.split('<article class="card">')[1:]}
     assert label in cards["fresh1"] and trending.count(label) == 1
+
+
+def test_subscribing_from_an_account_links_the_subscription_to_it(app_client: tuple[TestClient, CapturingMailer]) -> None:
+    """Issue 7: "subscribe ... or from an account". Only the account's own address (proven by
+    its sign-in link) is linked; any other address typed while signed in stays unlinked, and
+    every address still confirms by mail (double opt-in)."""
+    client, mailer = app_client
+    store = client.app.state.engine.store  # type: ignore[attr-defined]
+    client.post("/subscribe", data={"email": "ada@example.org"})  # before signing in: not linked
+    assert store.mail.find_subscriber("ada@example.org").user_id is None
+    sign_in(client, mailer)
+    user = store.community.session_user(digest(client.cookies[SESSION_COOKIE]), now=datetime.now(timezone.utc))
+    assert user is not None and user.email == "ada@example.org"
+    for typed in ("Ada@Example.org", "eve@example.org"):
+        assert client.post("/subscribe", data={"email": typed}).status_code == 200
+    ada, eve = store.mail.find_subscriber("ada@example.org"), store.mail.find_subscriber("eve@example.org")
+    assert ada.user_id == user.id and ada.status == "pending"
+    assert eve.user_id is None and eve.status == "pending"
