@@ -43,6 +43,15 @@ def clean_email(value: str) -> str:
     return email
 
 
+def limit_sign_ins(request: Request, email: str, *, kind: str, what: str) -> None:
+    """Count one sign-in attempt of `kind` against the address and against the client, each
+    limited to `sign_in_limit` an hour; RateLimited (a 429) once either is spent."""
+    limit = request.app.state.settings.community.sign_in_limit
+    client = request.client.host if request.client else "?"
+    for key in (f"{kind}:{email}", f"{kind}-ip:{client}"):
+        request.app.state.rate_limiter.hit(key, limit=limit, window_s=3600, what=what)
+
+
 def clean_name(value: str) -> str:
     name = " ".join(value.split())
     if not name or len(name) > MAX_NAME:
@@ -62,10 +71,7 @@ async def sign_in_request(request: Request) -> HTMLResponse:
     check_csrf(request, form)
     try:
         email = clean_email(form.get("email", ""))
-        limit = request.app.state.settings.community.sign_in_limit
-        client = request.client.host if request.client else "?"
-        for key in (f"sign-in:{email}", f"sign-in-ip:{client}"):
-            request.app.state.rate_limiter.hit(key, limit=limit, window_s=3600, what="sign-in links")
+        limit_sign_ins(request, email, kind="sign-in", what="sign-in links")
     except InvalidInput as exc:
         return _render(request, "sign_in.html", exc.status, email=form.get("email", ""), error=str(exc), sent=False)
     await run_in_threadpool(_send_link, request, email)

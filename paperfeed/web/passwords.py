@@ -14,7 +14,7 @@ from starlette.concurrency import run_in_threadpool
 
 from paperfeed.errors import InvalidInput
 from paperfeed.passwords import check_new_password, hash_password, verify_password
-from paperfeed.web.accounts import clean_email
+from paperfeed.web.accounts import clean_email, limit_sign_ins
 from paperfeed.web.pages import _form, _render
 from paperfeed.web.session import check_csrf, require_user, start_session
 
@@ -52,10 +52,7 @@ async def sign_in_with_password(request: Request) -> Response:
 
     try:
         email = clean_email(form.get("email", ""))
-        limit = request.app.state.settings.community.sign_in_limit
-        client = request.client.host if request.client else "?"
-        for key in (f"password:{email}", f"password-ip:{client}"):
-            request.app.state.rate_limiter.hit(key, limit=limit, window_s=3600, what="password sign-ins")
+        limit_sign_ins(request, email, kind="password", what="password sign-ins")
     except InvalidInput as exc:
         return refuse(exc.status, str(exc))
     user, stored = request.app.state.engine.store.community.password_hash_of(email)
