@@ -98,16 +98,24 @@ def measure(data_dir: Path) -> dict[str, object]:
     urls = _page_urls(engine, random.Random(3))
     result: dict[str, object] = {"papers": store.count_papers(), "requests_per_kind": REQUESTS}
     app = create_app(settings, engine=engine)
-
-    async def run_all() -> None:  # one long-lived loop and thread pool, as under uvicorn
-        for kind, kind_urls in urls.items():
-            result[kind] = await _time(lambda url: _call(app, url), kind_urls)
-
     try:
-        asyncio.run(run_all())
+        result.update(time_pages(app, urls))
     finally:
         store.close()
     return result
+
+
+def time_pages(app: Callable[..., Awaitable[None]], urls: dict[str, list[str]]) -> dict[str, object]:
+    """Timings of each kind's URLs through `app`, in one long-lived event loop and thread
+    pool, as under uvicorn."""
+    timings: dict[str, object] = {}
+
+    async def run_all() -> None:
+        for kind, kind_urls in urls.items():
+            timings[kind] = await _time(lambda url: _call(app, url), kind_urls)
+
+    asyncio.run(run_all())
+    return timings
 
 
 def run_render_bench(papers: int, data_dir: Path, *, progress: bool = True) -> dict[str, object]:

@@ -15,7 +15,6 @@ day, week and month views. The search indexes are not built: these pages do not 
 
 from __future__ import annotations
 
-import asyncio
 import itertools
 import json
 import random
@@ -27,7 +26,7 @@ from typing import Iterator
 
 from paperfeed.bench.corpus import TextMaker, snapshot_record
 from paperfeed.bench.latency import _settings
-from paperfeed.bench.render import REQUESTS, WARMUP, _call, _time
+from paperfeed.bench.render import REQUESTS, WARMUP, time_pages
 from paperfeed.engine import SearchEngine
 from paperfeed.ingest import run_ingest
 from paperfeed.progress import counter
@@ -144,13 +143,8 @@ def measure(data_dir: Path, anchor: datetime) -> dict[str, object]:
     app = create_app(settings, engine=engine)
     app.state.clock = lambda: anchor  # the votes are relative to the build time
     result: dict[str, object] = {"papers": store.count_papers(), "requests_per_kind": REQUESTS}
-
-    async def run_all() -> None:
-        for kind, urls in _urls(random.Random(5)).items():
-            result[kind] = await _time(lambda url: _call(app, url), urls)
-
     try:
-        asyncio.run(run_all())
+        result.update(time_pages(app, _urls(random.Random(5))))
     finally:
         store.close()
     return result
