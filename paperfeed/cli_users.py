@@ -3,15 +3,17 @@ operator never needs to open the database (docs/community.md)."""
 
 from __future__ import annotations
 
+from typing import Callable
+
 import click
 
 from paperfeed.errors import NotFound
 from paperfeed.store import open_store
-from paperfeed.store.community import User
+from paperfeed.store.community import CommunityStore, User
 
 
-def _with_user(ctx: click.Context, email: str, change: str) -> None:
-    """Apply `change` ("moderator" / "suspended" with a flag) to the account with `email`."""
+def _with_user(ctx: click.Context, email: str, change: Callable[[CommunityStore, int], None] | None = None) -> None:
+    """Apply `change` (if any) to the account with `email`, then print the account."""
     store = open_store(ctx.find_root().obj["settings"].database_url)
     try:
         store.migrate()
@@ -20,11 +22,8 @@ def _with_user(ctx: click.Context, email: str, change: str) -> None:
         if user is None:
             raise NotFound(f"No account with email {email.strip()[:200]!r}.",
                            hint="The person signs in once (magic link) to create it; check the spelling.")
-        what, flag = change.split(":")
-        if what == "moderator":
-            community.set_moderator(user.id, flag == "on")
-        else:
-            community.set_suspended(user.id, flag == "on")
+        if change is not None:
+            change(community, user.id)
         click.echo(_describe(community.get_user(user.id)))
     finally:
         store.close()
@@ -47,7 +46,7 @@ def users() -> None:
 @click.pass_context
 def grant_moderator(ctx: click.Context, email: str) -> None:
     """Let this user hide comments and suspend users."""
-    _with_user(ctx, email, "moderator:on")
+    _with_user(ctx, email, lambda c, uid: c.set_moderator(uid, True))
 
 
 @users.command("revoke-moderator")
@@ -55,7 +54,7 @@ def grant_moderator(ctx: click.Context, email: str) -> None:
 @click.pass_context
 def revoke_moderator(ctx: click.Context, email: str) -> None:
     """Take moderator rights away."""
-    _with_user(ctx, email, "moderator:off")
+    _with_user(ctx, email, lambda c, uid: c.set_moderator(uid, False))
 
 
 @users.command("suspend")
@@ -63,7 +62,7 @@ def revoke_moderator(ctx: click.Context, email: str) -> None:
 @click.pass_context
 def suspend(ctx: click.Context, email: str) -> None:
     """Sign the user out everywhere and refuse their sign-ins, votes and posts."""
-    _with_user(ctx, email, "suspended:on")
+    _with_user(ctx, email, lambda c, uid: c.set_suspended(uid, True))
 
 
 @users.command("unsuspend")
@@ -71,7 +70,7 @@ def suspend(ctx: click.Context, email: str) -> None:
 @click.pass_context
 def unsuspend(ctx: click.Context, email: str) -> None:
     """Lift a suspension."""
-    _with_user(ctx, email, "suspended:off")
+    _with_user(ctx, email, lambda c, uid: c.set_suspended(uid, False))
 
 
 @users.command("show")
@@ -79,12 +78,4 @@ def unsuspend(ctx: click.Context, email: str) -> None:
 @click.pass_context
 def show(ctx: click.Context, email: str) -> None:
     """Print the account's id, display name and roles."""
-    store = open_store(ctx.find_root().obj["settings"].database_url)
-    try:
-        store.migrate()
-        user = store.community.user_by_email(email)
-        if user is None:
-            raise NotFound(f"No account with email {email.strip()[:200]!r}.", hint="Check the spelling.")
-        click.echo(_describe(user))
-    finally:
-        store.close()
+    _with_user(ctx, email)
