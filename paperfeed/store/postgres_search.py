@@ -43,7 +43,8 @@ RANK_NORMALISATION = 1  # divide by 1 + log(document length): BM25's length norm
 FIELD_WEIGHTS = {"title": "{a}", "abstract": "{b}", "authors": "{c}"}
 SYNC_LOCK = 0x70617067
 EF_SEARCH_MIN = 64
-HNSW_BUILD_MEMORY = "1GB"  # an upper bound for the one-off graph build, not a reservation
+HNSW_BUILD_MEMORY_MB = 1024  # at least this much for the one-off graph build (a cap on use, not a reservation)
+HNSW_BYTES_PER_LINKS = 512  # per row beside its vector: m 16 -> 32 level-0 neighbour ids plus tuple headers
 
 
 # -- keyword ------------------------------------------------------------------------------
@@ -314,8 +315,15 @@ class PgVectorIndex:
         # pgvector builds fast only while the graph fits in maintenance_work_mem (64 MB by
         # default: ~50k 256-d vectors); past it, it falls back to a much slower build
         with conn.transaction():
-            conn.execute(sql.SQL("SET LOCAL maintenance_work_mem = {}").format(sql.Literal(HNSW_BUILD_MEMORY)))
+            conn.execute(sql.SQL("SET LOCAL maintenance_work_mem = {}").format(sql.Literal(self._build_memory(conn))))
             self._create_index(conn)
+
+    def _build_memory(self, conn: Any) -> str:
+        """Room for the whole graph (1M 256-d rows: ~1.8 GB), so a large build stays on the fast path."""
+        row = conn.execute("SELECT count(*) AS n FROM paper_vectors WHERE model = %s", (self.model_name,)).fetchone()
+        rows = int(row["n"])
+        needed_mb = rows * (self.dim * 4 + HNSW_BYTES_PER_LINKS) * 5 // 4 // 2**20
+        return f"{max(HNSW_BUILD_MEMORY_MB, needed_mb)}MB"
 
     def _create_index(self, conn: Any) -> None:
         conn.execute(sql.SQL(
