@@ -86,8 +86,20 @@ def measure(data_dir: Path, store_url: str | None = None) -> dict[str, object]:
             samples.append((time.perf_counter() - started) * 1000)
         samples.sort()
         result[mode] = {f"p{p}": round(samples[min(len(samples) - 1, int(len(samples) * p / 100))], 2) for p in (50, 95, 99)}
-    result["serving_peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+    result["serving_peak_rss_mb"] = round(_own_peak_rss_kb() / 1024, 1)
     return result
+
+
+def _own_peak_rss_kb() -> int:
+    """This process's peak RSS. Not getrusage's ru_maxrss: Linux carries that across
+    fork + exec, so a probe started by the builder would report the builder's peak."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 
 
 def run_latency_bench(papers: int, data_dir: Path, *, progress: bool = True,
