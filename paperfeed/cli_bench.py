@@ -34,6 +34,20 @@ def bench_quality(dataset: Path, split: str, models: tuple[str, ...], as_json: b
                        f"Recall@100 {row['recall@100']:.4f}  {row['ms_per_query']} ms/query")
 
 
+@bench.command("embed-speed")
+@click.option("--dataset", required=True, type=click.Path(file_okay=False, path_type=Path),
+              help="A BEIR-format directory whose corpus supplies the texts.")
+@click.option("--docs", default=1000, show_default=True, type=click.IntRange(32, 1_000_000))
+@click.option("--model", default="minilm", show_default=True, help="A transformer embedder (see PAPERFEED_EMBEDDER).")
+@click.option("--json", "as_json", is_flag=True)
+def bench_embed_speed(dataset: Path, docs: int, model: str, as_json: bool) -> None:
+    """Papers/s of a transformer embedder, and its share of what this machine's GEMM speed allows."""
+    from paperfeed.bench.embed_speed import run_embed_speed
+
+    result = run_embed_speed(dataset, docs=docs, model=model)
+    click.echo(json.dumps(result) if as_json else "\n".join(f"{k}: {v}" for k, v in result.items()))
+
+
 @bench.command("latency")
 @click.option("--papers", default=100_000, show_default=True, type=click.IntRange(100, 10_000_000))
 @click.option("--data-dir", "bench_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
