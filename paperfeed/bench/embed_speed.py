@@ -12,31 +12,31 @@ ratio reads "share of this machine's achievable GEMM speed the encoder turns int
 
 from __future__ import annotations
 
-import gzip
-import json
 import time
 from pathlib import Path
 from typing import Any
 
 from paperfeed.bench.beir import corpus_path
-from paperfeed.index.embed import TransformerEmbedder, load_embedder
 from paperfeed.errors import ConfigError
+from paperfeed.index.embed import TransformerEmbedder, load_embedder
+from paperfeed.index.vectors import paper_text
+from paperfeed.models import Paper
+from paperfeed.sources.jsonl import open_maybe_gzip, parse_jsonl
 
 GEMM_ROWS = 8192  # tokens per product: a batch of 32 papers at 256 tokens
 GEMM_REPEATS = 20
 
 
 def read_texts(dataset: Path, limit: int) -> list[str]:
-    """Title + ". " + text of the first `limit` corpus records, as the index embeds papers."""
-    path = corpus_path(dataset)
+    """The first `limit` corpus papers, read by the `beir` ingest source, as the text the
+    vector index embeds (`paper_text`)."""
     texts: list[str] = []
-    with (gzip.open(path, "rt", encoding="utf-8") if path.suffix == ".gz" else path.open(encoding="utf-8")) as lines:
-        for line in lines:
-            record = json.loads(line)
-            title, text = record.get("title") or "", record.get("text") or ""
-            texts.append(f"{title}. {text}" if title else text)
-            if len(texts) == limit:
-                break
+    with open_maybe_gzip(corpus_path(dataset)) as stream:
+        for item in parse_jsonl(stream):
+            if isinstance(item, Paper):
+                texts.append(paper_text(item))
+                if len(texts) == limit:
+                    break
     return texts
 
 
