@@ -315,14 +315,12 @@ class PgVectorIndex:
         # pgvector builds fast only while the graph fits in maintenance_work_mem (64 MB by
         # default: ~50k 256-d vectors); past it, it falls back to a much slower build
         with conn.transaction():
-            conn.execute(sql.SQL("SET LOCAL maintenance_work_mem = {}").format(sql.Literal(self._build_memory(conn))))
+            conn.execute(sql.SQL("SET LOCAL maintenance_work_mem = {}").format(sql.Literal(self._build_memory())))
             self._create_index(conn)
 
-    def _build_memory(self, conn: Any) -> str:
+    def _build_memory(self) -> str:
         """Room for the whole graph (1M 256-d rows: ~1.8 GB), so a large build stays on the fast path."""
-        row = conn.execute("SELECT count(*) AS n FROM paper_vectors WHERE model = %s", (self.model_name,)).fetchone()
-        rows = int(row["n"])
-        needed_mb = rows * (self.dim * 4 + HNSW_BYTES_PER_LINKS) * 5 // 4 // 2**20
+        needed_mb = self.count() * (self.dim * 4 + HNSW_BYTES_PER_LINKS) * 5 // 4 // 2**20
         return f"{max(HNSW_BUILD_MEMORY_MB, needed_mb)}MB"
 
     def _create_index(self, conn: Any) -> None:
