@@ -9,6 +9,17 @@ from pathlib import Path
 import click
 
 
+def _echo(result: dict[str, object], as_json: bool, *, nested: bool = False) -> None:
+    """One JSON line with --json; otherwise `key: value` lines, or indented JSON when the
+    result nests (latency, render, trending)."""
+    if as_json:
+        click.echo(json.dumps(result))
+    elif nested:
+        click.echo(json.dumps(result, indent=2))
+    else:
+        click.echo("\n".join(f"{k}: {v}" for k, v in result.items()))
+
+
 @click.group()
 def bench() -> None:
     """Benchmarks (not tests): print measured figures and ratios to a baseline."""
@@ -45,7 +56,7 @@ def bench_embed_speed(dataset: Path, docs: int, model: str, as_json: bool) -> No
     from paperfeed.bench.embed_speed import run_embed_speed
 
     result = run_embed_speed(dataset, docs=docs, model=model)
-    click.echo(json.dumps(result) if as_json else "\n".join(f"{k}: {v}" for k, v in result.items()))
+    _echo(result, as_json)
 
 
 @bench.command("latency")
@@ -66,7 +77,7 @@ def bench_latency(papers: int, bench_dir: Path | None, as_json: bool, store_url:
             result = run_latency_bench(papers, Path(tmp), progress=not as_json, store_url=store_url)
     else:
         result = run_latency_bench(papers, bench_dir, progress=not as_json, store_url=store_url)
-    click.echo(json.dumps(result) if as_json else json.dumps(result, indent=2))
+    _echo(result, as_json, nested=True)
 
 
 @bench.command("mail")
@@ -79,7 +90,7 @@ def bench_mail(messages: int, sink: str, as_json: bool) -> None:
     from paperfeed.bench.mail import run_mail_bench
 
     result = run_mail_bench(messages, sink=sink)
-    click.echo(json.dumps(result) if as_json else "\n".join(f"{k}: {v}" for k, v in result.items()))
+    _echo(result, as_json)
 
 
 @bench.command("digest")
@@ -93,7 +104,7 @@ def bench_digest(subscribers: int, store_url: str | None, workers: int | None, a
     from paperfeed.bench.digest import run_digest_bench
 
     result = run_digest_bench(subscribers, store_url=store_url, workers=workers)
-    click.echo(json.dumps(result) if as_json else "\n".join(f"{k}: {v}" for k, v in result.items()))
+    _echo(result, as_json)
 
 
 @bench.command("render")
@@ -112,7 +123,7 @@ def bench_render(papers: int, bench_dir: Path | None, as_json: bool) -> None:
             result = run_render_bench(papers, Path(tmp), progress=not as_json)
     else:
         result = run_render_bench(papers, bench_dir, progress=not as_json)
-    click.echo(json.dumps(result) if as_json else json.dumps(result, indent=2))
+    _echo(result, as_json, nested=True)
 
 
 @bench.command("trending")
@@ -132,7 +143,7 @@ def bench_trending(papers: int, votes: int, bench_dir: Path | None, as_json: boo
             result = run_trending_bench(papers, votes, Path(tmp), progress=not as_json)
     else:
         result = run_trending_bench(papers, votes, bench_dir, progress=not as_json)
-    click.echo(json.dumps(result) if as_json else json.dumps(result, indent=2))
+    _echo(result, as_json, nested=True)
 
 
 @bench.command("ingest")
@@ -143,4 +154,4 @@ def bench_ingest(records: int, as_json: bool) -> None:
     from paperfeed.bench.ingest import run_ingest_bench
 
     result = run_ingest_bench(records, progress=not as_json)
-    click.echo(json.dumps(result) if as_json else "\n".join(f"{k}: {v}" for k, v in result.items()))
+    _echo(result, as_json)
