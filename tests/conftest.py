@@ -7,7 +7,7 @@ import shutil
 import tempfile
 import uuid
 import warnings
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterator
 
@@ -114,6 +114,17 @@ def make_paper(title: str = "A Study of Things", **fields: object) -> Paper:
     }
     defaults.update(fields)
     return Paper(title=title, **defaults)  # type: ignore[arg-type]
+
+
+VOTING_DAY = datetime(2026, 11, 27, 12, 0, tzinfo=timezone.utc)  # the community store tests' clock
+
+
+@pytest.fixture
+def dated_papers(store: Store) -> list[str]:
+    """Ids of four stored papers, p0..p3, published 0-3 days before VOTING_DAY."""
+    written = [make_paper(f"Paper {i}", id=f"p{i}", published=VOTING_DAY - timedelta(days=i)) for i in range(4)]
+    assert store.write_papers(written, ingested_at=VOTING_DAY) == []
+    return [p.id for p in written]
 
 
 @pytest.fixture(scope="module")

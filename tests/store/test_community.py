@@ -4,23 +4,16 @@ submissions, comments, collections. Real SQLite file and real PostgreSQL (confte
 from __future__ import annotations
 
 import threading
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta
 
 import pytest
 
 from paperfeed.store import Store
 from paperfeed.store.community import CommunityError
 from paperfeed.trending import heat
-from tests.conftest import make_paper
+from tests.conftest import VOTING_DAY
 
-NOW = datetime(2026, 11, 27, 12, 0, tzinfo=timezone.utc)
-
-
-@pytest.fixture
-def papers(store: Store) -> list[str]:
-    written = [make_paper(f"Paper {i}", id=f"p{i}", published=NOW - timedelta(days=i)) for i in range(4)]
-    assert store.write_papers(written, ingested_at=NOW) == []
-    return [p.id for p in written]
+NOW = VOTING_DAY
 
 
 def _user(store: Store, name: str) -> int:
@@ -57,13 +50,13 @@ def test_nonce_is_usable_once(store: Store) -> None:
     assert store.community.use_nonce("n2", now=NOW) is True
 
 
-def test_vote_toggles_and_heat_matches_the_formula(store: Store, papers: list[str]) -> None:
+def test_vote_toggles_and_heat_matches_the_formula(store: Store, dated_papers: list[str]) -> None:
     c = store.community
     ada, bob = _user(store, "ada"), _user(store, "bob")
     assert c.toggle_vote(ada, "p1", now=NOW) == (True, 1)
     assert c.toggle_vote(bob, "p1", now=NOW + timedelta(hours=1)) == (True, 2)
-    assert c.vote_counts(papers) == {"p1": 2}
-    assert c.voted_by(ada, papers) == {"p1"}
+    assert c.vote_counts(dated_papers) == {"p1": 2}
+    assert c.voted_by(ada, dated_papers) == {"p1"}
     [entry] = c.trending_voted(since=NOW - timedelta(days=7), limit=10)
     expected = heat([NOW, NOW + timedelta(hours=1)], NOW - timedelta(days=1))
     assert entry.paper_id == "p1" and entry.votes == 2 and entry.heat == pytest.approx(expected, abs=1e-9)
@@ -76,7 +69,7 @@ def test_vote_toggles_and_heat_matches_the_formula(store: Store, papers: list[st
         c.toggle_vote(ada, "missing", now=NOW)
 
 
-def test_trending_orders_by_heat_within_the_period(store: Store, papers: list[str]) -> None:
+def test_trending_orders_by_heat_within_the_period(store: Store, dated_papers: list[str]) -> None:
     c = store.community
     users = [_user(store, f"u{i}") for i in range(3)]
     for uid in users:
@@ -87,7 +80,7 @@ def test_trending_orders_by_heat_within_the_period(store: Store, papers: list[st
     assert len(c.trending_voted(since=NOW - timedelta(days=7), limit=1)) == 1
 
 
-def test_concurrent_votes_are_all_counted(store: Store, papers: list[str]) -> None:
+def test_concurrent_votes_are_all_counted(store: Store, dated_papers: list[str]) -> None:
     """Sixteen users vote on one paper from eight threads at once; each toggles twice more
     on another paper. No vote may be lost and heat must agree with the votes."""
     c = store.community
@@ -109,22 +102,22 @@ def test_concurrent_votes_are_all_counted(store: Store, papers: list[str]) -> No
     for t in threads:
         t.join()
     assert errors == []
-    assert c.vote_counts(papers) == {"p0": 16}
+    assert c.vote_counts(dated_papers) == {"p0": 16}
     [entry] = c.trending_voted(since=NOW - timedelta(days=7), limit=10)
     assert entry.heat == pytest.approx(heat([NOW] * 16, NOW), abs=1e-9)
 
 
-def test_submissions_merge_duplicates(store: Store, papers: list[str]) -> None:
+def test_submissions_merge_duplicates(store: Store, dated_papers: list[str]) -> None:
     c = store.community
     ada, bob = _user(store, "ada"), _user(store, "bob")
     assert c.record_submission(ada, "p2", now=NOW) == (ada, True)
     assert c.record_submission(bob, "p2", now=NOW + timedelta(hours=1)) == (ada, False)
     assert c.submitted_on("2026-11-27") == ["p2"]
-    assert c.submitters(papers) == {"p2": "ada"}
+    assert c.submitters(dated_papers) == {"p2": "ada"}
     assert c.submissions_by(ada) == ["p2"] and c.submissions_by(bob) == []
 
 
-def test_comments_threads_edits_and_moderation(store: Store, papers: list[str]) -> None:
+def test_comments_threads_edits_and_moderation(store: Store, dated_papers: list[str]) -> None:
     c = store.community
     ada, bob = _user(store, "ada"), _user(store, "bob")
     top = c.add_comment(ada, "p0", "first", now=NOW)
@@ -140,17 +133,17 @@ def test_comments_threads_edits_and_moderation(store: Store, papers: list[str]) 
     assert c.delete_comment(top, bob) is False
     assert c.edit_comment(top, ada, "edited", now=NOW) is True
     assert c.get_comment(top).body == "edited"  # type: ignore[union-attr]
-    assert c.comment_counts(papers) == {"p0": 4}
+    assert c.comment_counts(dated_papers) == {"p0": 4}
     assert c.delete_comment(second, bob) is True
     c.report_comment(reply, ada, "spam", now=NOW)
     c.report_comment(reply, ada, "spam again", now=NOW)
     assert c.reported_comments() == [(reply, 1)]
     c.set_hidden(reply, True)
-    assert c.comment_counts(papers) == {"p0": 2}
+    assert c.comment_counts(dated_papers) == {"p0": 2}
     assert c.get_comment(second).body == "" and c.get_comment(second).deleted  # type: ignore[union-attr]
 
 
-def test_collections_are_owned(store: Store, papers: list[str]) -> None:
+def test_collections_are_owned(store: Store, dated_papers: list[str]) -> None:
     c = store.community
     ada, bob = _user(store, "ada"), _user(store, "bob")
     reading = c.create_collection(ada, "Reading", public=False, now=NOW)
@@ -172,7 +165,7 @@ def test_collections_are_owned(store: Store, papers: list[str]) -> None:
     assert c.delete_collection(reading, ada) and c.get_collection(reading) is None
 
 
-def test_digest_trending_section_orders_by_the_same_heat(store: Store, papers: list[str]) -> None:
+def test_digest_trending_section_orders_by_the_same_heat(store: Store, dated_papers: list[str]) -> None:
     """The digest's "trending top N" ranks candidates as the trending page does: a voted
     paper by its stored heat, unvoted ones by their freshness prior (newest first)."""
 
@@ -181,7 +174,7 @@ def test_digest_trending_section_orders_by_the_same_heat(store: Store, papers: l
     users = [_user(store, f"v{i}") for i in range(3)]
     for uid in users:
         store.community.toggle_vote(uid, "p3", now=NOW)  # three fresh votes on the oldest paper
-    candidates = store.get_papers(papers)
+    candidates = store.get_papers(dated_papers)
     ordered = trending_order(store, candidates)
     assert [p.id for p in ordered] == ["p3", "p0", "p1", "p2"]
     assert store.community.heats(["p3", "p0"]).keys() == {"p3"}

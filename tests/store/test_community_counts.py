@@ -3,23 +3,16 @@ the users table: on both stores (real SQLite file, real PostgreSQL)."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta
 
 import pytest
 
 from paperfeed.store import Store
 from paperfeed.store.community import CardCounts, CommunityError
 from paperfeed.trending import heat
-from tests.conftest import make_paper
+from tests.conftest import VOTING_DAY
 
-NOW = datetime(2026, 11, 27, 12, 0, tzinfo=timezone.utc)
-
-
-@pytest.fixture
-def papers(store: Store) -> list[str]:
-    written = [make_paper(f"Paper {i}", id=f"p{i}", published=NOW - timedelta(days=i)) for i in range(4)]
-    assert store.write_papers(written, ingested_at=NOW) == []
-    return [p.id for p in written]
+NOW = VOTING_DAY
 
 
 def _users(store: Store, count: int) -> list[int]:
@@ -27,7 +20,7 @@ def _users(store: Store, count: int) -> list[int]:
             for i in range(count)]
 
 
-def test_card_counts_are_votes_and_visible_comments(store: Store, papers: list[str]) -> None:
+def test_card_counts_are_votes_and_visible_comments(store: Store, dated_papers: list[str]) -> None:
     c = store.community
     ada, bob, cy = _users(store, 3)
     c.toggle_vote(ada, "p0", now=NOW)
@@ -40,20 +33,20 @@ def test_card_counts_are_votes_and_visible_comments(store: Store, papers: list[s
     c.add_comment(cy, "p3", "only comment", now=NOW)
     c.set_hidden(hidden, True)
     assert c.delete_comment(deleted, cy)
-    counts = c.card_counts([*papers, "p0", "missing"])
+    counts = c.card_counts([*dated_papers, "p0", "missing"])
     assert counts == {"p0": CardCounts(2, 2), "p2": CardCounts(1, 0), "p3": CardCounts(0, 1)}
     assert c.card_counts([]) == {}
 
 
-def test_import_votes_matches_one_by_one_voting(store: Store, papers: list[str]) -> None:
+def test_import_votes_matches_one_by_one_voting(store: Store, dated_papers: list[str]) -> None:
     c = store.community
     users = _users(store, 4)
     votes = [(users[0], "p1", NOW - timedelta(hours=5)), (users[1], "p1", NOW - timedelta(hours=1)),
              (users[2], "p1", NOW), (users[0], "p3", NOW - timedelta(days=2))]
     assert c.import_votes(votes) == 4
     assert c.import_votes(votes[:2] + [(users[3], "p1", NOW)]) == 1  # repeats ignored, one new
-    assert c.vote_counts(papers) == {"p1": 4, "p3": 1}
-    heats = c.heats(papers)
+    assert c.vote_counts(dated_papers) == {"p1": 4, "p3": 1}
+    heats = c.heats(dated_papers)
     expected = heat([NOW - timedelta(hours=5), NOW - timedelta(hours=1), NOW, NOW], NOW - timedelta(days=1))
     assert heats["p1"] == pytest.approx(expected, abs=1e-9)
     assert heats["p3"] == pytest.approx(heat([NOW - timedelta(days=2)], NOW - timedelta(days=3)), abs=1e-9)
@@ -63,7 +56,7 @@ def test_import_votes_matches_one_by_one_voting(store: Store, papers: list[str])
                                                        NOW - timedelta(days=1)), abs=1e-9)
     with pytest.raises(CommunityError, match="No paper with id 'nope'"):
         c.import_votes([(users[0], "nope", NOW)])
-    assert c.vote_counts(papers) == {"p1": 3, "p3": 1}  # nothing half-written
+    assert c.vote_counts(dated_papers) == {"p1": 3, "p3": 1}  # nothing half-written
 
 
 def test_password_hash_is_stored_and_cleared(store: Store) -> None:
