@@ -32,6 +32,10 @@ TEXT_FIELDS = {"ti": "title", "au": "authors", "abs": "abstract"}
 FILTER_FIELDS = ("cat", "year")
 # Tantivy's tokenizers drop tokens of 40+ bytes (RemoveLongFilter).
 _TANTIVY_MAX_TOKEN_BYTES = 40
+# The Tantivy index keeps the abstract only inside `text` (title + abstract): a field of its
+# own stemmed every abstract twice, 43% of keyword-indexing CPU (docs/search.md). So there
+# `abs:` matches the title too; PostgreSQL's postings keep abstract-only matching.
+_TANTIVY_FIELDS = {"abstract": "text"}
 _PREFIX = re.compile(r"([A-Za-z]+):")
 _YEARS = re.compile(r"([0-9]{4})?(\.\.([0-9]{4})?)?")
 # arXiv-shaped: cs.CL, hep-th, cond-mat.mes-hall, q-bio.NC; stored raw, so case is kept.
@@ -321,7 +325,7 @@ def _render(clause: Clause) -> str:
     """One clause as Tantivy text: [+|-][field:]"words". The words hold no quote or
     backslash, the only characters that mean anything inside a Tantivy phrase."""
     occur = "-" if clause.exclude else "+" if (clause.required or clause.field) else ""
-    prefix = f"{clause.field}:" if clause.field else ""
+    prefix = f"{_TANTIVY_FIELDS.get(clause.field, clause.field)}:" if clause.field else ""
     return f'{occur}{prefix}"{clause.text.lower()}"'
 
 

@@ -116,7 +116,7 @@ def test_free_text(text: str, free_text: str) -> None:
         ("knowledge distillation", '"knowledge" "distillation"'),
         ('"Masked Autoencoder" vision', '"masked autoencoder" "vision"'),
         ('ti:transformer au:hinton abs:"contrastive loss" cat:cs.CL',
-         '+title:"transformer" +authors:"hinton" +abstract:"contrastive loss"'),
+         '+title:"transformer" +authors:"hinton" +text:"contrastive loss"'),  # abs: = title + abstract
         ("attention -survey", '"attention" -"survey"'),
         ('attention -ti:"a survey"', '"attention" -title:"a survey"'),
         ("+required optional", '+"required" "optional"'),
@@ -243,7 +243,7 @@ UNICODE = ["é", "e\u0301", "ß", "İ", "机器", "हिन्दी", "Ⓐ", "
            "שלום", "\x00", "\u0301", "_", "ǅ", "ｆｕｌｌ", "\u2028", "क्ष" * 14]
 ATOMS = ["ti:", "AU:", "abs:", "cat:", "year:", "..", "2020", "0999", "AND", "OR", "NOT", "TO", "cs.CL",
          "a" * 45, "x" * 39, " -", " +", " ", " ", " "]
-_PIECE = r'(?:\*|[+-]?(?:(?:title|authors|abstract):)?"[^"\\]+")'
+_PIECE = r'(?:\*|[+-]?(?:(?:title|authors|text):)?"[^"\\]+")'
 SAFE_OUTPUT = re.compile(rf"{_PIECE}(?: {_PIECE})*")
 
 
@@ -253,7 +253,7 @@ def index(tmp_path_factory: pytest.TempPathFactory) -> tantivy.Index:
     built = tantivy.Index(_schema(), path=str(folder))
     writer = built.writer(heap_size=15_000_000, num_threads=1)
     writer.add_document(tantivy.Document(
-        pk=1, id="p1", title="Masked autoencoders", abstract="a survey of pre-trained models",
+        pk=1, id="p1", title="Masked autoencoders", text="Masked autoencoders\na survey of pre-trained models",
         authors="Kaiming He ; Geoffrey Hinton", category=["cs.CV"], day=20220101, year=2022, has_code=1))
     writer.commit()
     built.reload()
@@ -290,7 +290,7 @@ def test_fuzz_outputs_always_parse_in_tantivy(index: tantivy.Index) -> None:
             continue
         outcomes["text"] += 1
         assert SAFE_OUTPUT.fullmatch(out), (text, out)
-        query = index.parse_query(out, default_field_names=["title", "abstract", "authors"])
+        query = index.parse_query(out, default_field_names=["text", "title", "authors"])
         searcher.search(query, 5)
     # The generator must reach both outcomes, or the loop proves little.
     assert outcomes["error"] > 200 and outcomes["text"] > 1000, outcomes

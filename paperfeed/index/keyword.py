@@ -28,7 +28,7 @@ from paperfeed.store import Store
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: no separate `abstract` field (query.py, _TANTIVY_FIELDS)
 # Free words search `text` (title + abstract as one field), plus a light title boost and
 # the authors. Chosen on SciFact train / NFCorpus dev (docs/search.md): one combined field
 # scored 0.701 nDCG@10 on SciFact train where separate title(x2) + abstract fields scored
@@ -41,9 +41,8 @@ def _schema() -> tantivy.Schema:
     builder = tantivy.SchemaBuilder()
     builder.add_integer_field("pk", stored=True, indexed=True, fast=True)
     builder.add_text_field("id", stored=True, tokenizer_name="raw")
-    builder.add_text_field("text", tokenizer_name="en_stem")  # title + abstract
+    builder.add_text_field("text", tokenizer_name="en_stem")  # title + abstract; `abs:` searches it too
     builder.add_text_field("title", tokenizer_name="en_stem")
-    builder.add_text_field("abstract", tokenizer_name="en_stem")
     builder.add_text_field("authors", tokenizer_name="default")
     builder.add_text_field("category", tokenizer_name="raw")
     builder.add_integer_field("day", indexed=True, fast=True)  # yyyymmdd of publication, 0 if unknown
@@ -75,6 +74,7 @@ class KeywordIndex:
         self.schema = _schema()
         self._sync_lock = threading.Lock()
         path.mkdir(parents=True, exist_ok=True)
+        self._drop_older_schema()
         self._check_params()
         self.index = tantivy.Index(self.schema, path=str(path), reuse=True)
 
@@ -96,6 +96,15 @@ class KeywordIndex:
         tmp = self.params_path.with_suffix(".tmp")
         tmp.write_text(json.dumps(params.__dict__, indent=2), encoding="utf-8")
         tmp.replace(self.params_path)
+
+    def _drop_older_schema(self) -> None:
+        """An index of this store from an older release is only derived data: drop it, and
+        the next sync (the server's start-up does one) rebuilds it from the store."""
+        params = self.params()
+        if params.store_identity == self.store_identity and params.schema_version < SCHEMA_VERSION:
+            log.warning("the keyword index at %s is schema v%d; rebuilding it as v%d from the store",
+                        self.path, params.schema_version, SCHEMA_VERSION)
+            self.reset(self.path)
 
     def _check_params(self) -> None:
         params = self.params()
@@ -141,7 +150,6 @@ class KeywordIndex:
                     id=paper.id,
                     text=f"{paper.title}\n{paper.abstract}",
                     title=paper.title,
-                    abstract=paper.abstract,
                     authors=" ; ".join(paper.authors),
                     category=paper.categories,
                     day=day,

@@ -1,11 +1,13 @@
+import json
 from datetime import date, datetime, timezone
 from pathlib import Path
 
 import pytest
 
 from paperfeed.errors import ConfigError
-from paperfeed.index.keyword import KeywordIndex
+from paperfeed.index.keyword import SCHEMA_VERSION, KeywordIndex
 from paperfeed.models import Link, PaperFilter
+from paperfeed.query import parse_query
 from paperfeed.store import Store
 
 from tests.conftest import make_paper
@@ -75,3 +77,42 @@ def test_index_of_another_store_is_refused(store: Store, tmp_path: Path) -> None
     index.sync(store)
     with pytest.raises(ConfigError, match="reindex"):
         KeywordIndex(tmp_path / "kw", store_identity="some-other-store")
+
+
+def _set_schema_version(index_path: Path, version: int) -> None:
+    params_path = index_path / "params.json"
+    params_path.write_text(json.dumps({**json.loads(params_path.read_text()), "schema_version": version}))
+
+
+def test_an_index_of_an_older_schema_is_rebuilt_from_the_store(store: Store, tmp_path: Path) -> None:
+    store.write_papers([make_paper("Sparse retrieval", id="s"), make_paper("Dense retrieval", id="d")], ingested_at=NOW)
+    _index(store, tmp_path).sync(store)
+    _set_schema_version(tmp_path / "kw", SCHEMA_VERSION - 1)
+    upgraded = _index(store, tmp_path)
+    assert upgraded.params().indexed_rev == 0  # the old files are gone
+    assert upgraded.sync(store) == 2
+    assert upgraded.params().schema_version == SCHEMA_VERSION
+    assert _ids(upgraded, '"sparse"') == ["s"]
+
+
+def test_an_index_of_a_newer_schema_is_refused(store: Store, tmp_path: Path) -> None:
+    store.write_papers([make_paper("Sparse retrieval")], ingested_at=NOW)
+    _index(store, tmp_path).sync(store)
+    _set_schema_version(tmp_path / "kw", SCHEMA_VERSION + 1)
+    with pytest.raises(ConfigError, match="reindex"):
+        _index(store, tmp_path)
+
+
+def test_abs_field_matches_abstract_words_through_the_combined_text_field(store: Store, tmp_path: Path) -> None:
+    store.write_papers(
+        [
+            make_paper("Vision models", id="v", abstract="We pre-train with a contrastive loss."),
+            make_paper("Contrastive language models", id="c", abstract="Masked prediction only."),
+            make_paper("Audio models", id="a", abstract="A reconstruction loss."),
+        ],
+        ingested_at=NOW,
+    )
+    index = _index(store, tmp_path)
+    index.sync(store)
+    assert _ids(index, parse_query('abs:"contrastive loss"').to_tantivy()) == ["v"]
+    assert sorted(_ids(index, parse_query("abs:loss").to_tantivy())) == ["a", "v"]
