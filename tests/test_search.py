@@ -129,6 +129,10 @@ def test_keyword_hits_on_the_golden_corpus(engine: SearchEngine) -> None:
     assert _ids(search(engine, "au:hinton", mode="bm25")) == ["1503.02531"]
     assert _ids(search(engine, '"dual encoder"', mode="bm25")) == ["2004.04906"]
     assert _ids(search(engine, "ti:retrieval -question", mode="bm25")) == []
+    # abs: is the abstract with its title, the same on both stores (docs/search.md)
+    assert _ids(search(engine, "abs:pixels", mode="bm25")) == ["2111.06377"]
+    assert _ids(search(engine, "abs:autoencoders", mode="bm25")) == ["2111.06377"]  # a title word
+    assert _ids(search(engine, "abs:hinton", mode="bm25")) == []  # an author, not the text
 
 
 def test_hybrid_finds_papers_by_meaning_without_shared_words(engine: SearchEngine) -> None:

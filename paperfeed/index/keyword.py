@@ -74,9 +74,14 @@ class KeywordIndex:
         self.schema = _schema()
         self._sync_lock = threading.Lock()
         path.mkdir(parents=True, exist_ok=True)
-        self._drop_older_schema()
-        self._check_params()
-        self.index = tantivy.Index(self.schema, path=str(path), reuse=True)
+        # An index of this store from an older release still answers (in its own schema)
+        # until the next sync rebuilds it; the server's start-up does one.
+        self._older_schema = self._is_older_schema()
+        if self._older_schema:
+            self.index = tantivy.Index.open(str(path))
+        else:
+            self._check_params()
+            self.index = tantivy.Index(self.schema, path=str(path), reuse=True)
 
     @staticmethod
     def reset(path: Path) -> None:
@@ -97,14 +102,17 @@ class KeywordIndex:
         tmp.write_text(json.dumps(params.__dict__, indent=2), encoding="utf-8")
         tmp.replace(self.params_path)
 
-    def _drop_older_schema(self) -> None:
-        """An index of this store from an older release is only derived data: drop it, and
-        the next sync (the server's start-up does one) rebuilds it from the store."""
+    def _is_older_schema(self) -> bool:
         params = self.params()
-        if params.store_identity == self.store_identity and params.schema_version < SCHEMA_VERSION:
-            log.warning("the keyword index at %s is schema v%d; rebuilding it as v%d from the store",
-                        self.path, params.schema_version, SCHEMA_VERSION)
-            self.reset(self.path)
+        return params.store_identity == self.store_identity and params.schema_version < SCHEMA_VERSION
+
+    def _start_over_in_current_schema(self) -> None:
+        """The index is derived data: drop the older-schema files, index everything again."""
+        log.warning("the keyword index at %s is schema v%d; rebuilding it as v%d from the store",
+                    self.path, self.params().schema_version, SCHEMA_VERSION)
+        self.reset(self.path)
+        self.index = tantivy.Index(self.schema, path=str(self.path), reuse=True)
+        self._older_schema = False
 
     def _check_params(self) -> None:
         params = self.params()
@@ -119,6 +127,8 @@ class KeywordIndex:
     def sync(self, store: Store, *, on_progress: Callable[[int], None] | None = None) -> int:
         """Index every paper written since the last sync; returns how many."""
         with self._sync_lock:
+            if self._older_schema:
+                self._start_over_in_current_schema()
             params = self.params()
             target = store.max_rev()
             if target <= params.indexed_rev:

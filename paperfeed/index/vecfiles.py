@@ -1,5 +1,5 @@
-"""Raw files of the vector index: row numbers by pk, appends and in-place overwrites of
-rows, chunked reads, the writer lock, and cleanup. No search logic here.
+"""Raw files of the vector index: its params, row numbers by pk, appends and in-place
+overwrites of rows, chunked reads, the writer lock, and cleanup. No search logic here.
 
 Writes use pwrite and reads pread/fromfile, not a writable memmap: an ingest running
 inside the server process then adds nothing to the server's resident memory.
@@ -10,13 +10,50 @@ from __future__ import annotations
 import fcntl
 import os
 from contextlib import contextmanager
+from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import Iterator
+from typing import Any, Iterator
 
 import numpy as np
 
 VECTORS, PKS, PARAMS, LOCK = "vectors.f32", "pks.i64", "params.json", ".lock"
 READ_CHUNK_ROWS = 50_000
+
+
+@dataclass(frozen=True)
+class GraphParams:
+    file: str
+    built_rows: int  # rows 0..built_rows-1 are in the graph
+    M: int
+    ef_construction: int
+    ef_search: int
+    stale_rows: tuple[int, ...] = ()  # graph rows overwritten since the graph was written
+
+
+@dataclass(frozen=True)
+class VectorParams:
+    schema_version: int
+    store_identity: str
+    model_name: str
+    dim: int
+    count: int
+    indexed_rev: int
+    dtype: str = "float32"
+    hnsw: GraphParams | None = None
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> "VectorParams":
+        """Known fields only: a file from another schema version must reach the version
+        check (and its reindex hint), not die here on an unexpected key."""
+        graph = data.get("hnsw")
+        if graph is not None:
+            graph = GraphParams(**{**_known(GraphParams, graph), "stale_rows": tuple(graph.get("stale_rows", ()))})
+        return cls(**{**_known(cls, data), "hnsw": graph})
+
+
+def _known(kind: type, data: dict[str, Any]) -> dict[str, Any]:
+    names = {f.name for f in fields(kind)}
+    return {key: value for key, value in data.items() if key in names}
 
 
 class PkLookup:

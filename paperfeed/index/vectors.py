@@ -27,7 +27,7 @@ import json
 import os
 import threading
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, fields, replace
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, Sequence
 
@@ -35,8 +35,8 @@ import numpy as np
 
 from paperfeed.errors import ConfigError
 from paperfeed.index.embed import Embedder
-from paperfeed.index.vecfiles import (LOCK, PARAMS, PKS, VECTORS, PkLookup, RowWriter, locked, read_chunks,
-                                      read_rows, remove_graphs, truncate, wipe)
+from paperfeed.index.vecfiles import (LOCK, PARAMS, PKS, VECTORS, GraphParams, PkLookup, RowWriter, VectorParams,
+                                      locked, read_chunks, read_rows, remove_graphs, truncate, wipe)
 from paperfeed.models import Paper
 from paperfeed.store import Store
 
@@ -58,42 +58,6 @@ def paper_text(paper: Paper) -> str:
     if not abstract:
         return title
     return f"{title} {abstract}" if title.endswith((".", "?", "!")) else f"{title}. {abstract}"
-
-
-@dataclass(frozen=True)
-class GraphParams:
-    file: str
-    built_rows: int  # rows 0..built_rows-1 are in the graph
-    M: int
-    ef_construction: int
-    ef_search: int
-    stale_rows: tuple[int, ...] = ()  # graph rows overwritten since the graph was written
-
-
-@dataclass(frozen=True)
-class VectorParams:
-    schema_version: int
-    store_identity: str
-    model_name: str
-    dim: int
-    count: int
-    indexed_rev: int
-    dtype: str = "float32"
-    hnsw: GraphParams | None = None
-
-    @classmethod
-    def from_json(cls, data: dict[str, Any]) -> "VectorParams":
-        """Known fields only: a file from another schema version must reach the version
-        check (and its reindex hint), not die here on an unexpected key."""
-        graph = data.get("hnsw")
-        if graph is not None:
-            graph = GraphParams(**{**_known(GraphParams, graph), "stale_rows": tuple(graph.get("stale_rows", ()))})
-        return cls(**{**_known(cls, data), "hnsw": graph})
-
-
-def _known(kind: type, data: dict[str, Any]) -> dict[str, Any]:
-    names = {f.name for f in fields(kind)}
-    return {key: value for key, value in data.items() if key in names}
 
 
 @dataclass(frozen=True)

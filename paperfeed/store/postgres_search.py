@@ -40,7 +40,9 @@ CANDIDATE_CAP = 10_000  # OR matches scored per query, at most (docs/postgres.md
 # as the Tantivy ranker adds a light title boost to title + abstract.
 RANK_WEIGHTS = "{0, 0.75, 0.75, 1.0}"  # each must lie in [0, 1]
 RANK_NORMALISATION = 1  # divide by 1 + log(document length): BM25's length normalisation, roughly
-FIELD_WEIGHTS = {"title": "{a}", "abstract": "{b}", "authors": "{c}"}
+# `abs:` is title + abstract, as on the Tantivy index, which keeps the abstract only inside
+# its combined text field (docs/search.md): the same query means the same on both stores.
+FIELD_WEIGHTS = {"title": "{a}", "abstract": "{a,b}", "authors": "{c}"}
 SYNC_LOCK = 0x70617067
 EF_SEARCH_MIN = 64
 HNSW_BUILD_MEMORY_MB = 1024  # at least this much for the one-off graph build (a cap on use, not a reservation)

@@ -3,6 +3,7 @@ from datetime import date, datetime, timezone
 from pathlib import Path
 
 import pytest
+import tantivy
 
 from paperfeed.errors import ConfigError
 from paperfeed.index.keyword import SCHEMA_VERSION, KeywordIndex
@@ -84,15 +85,37 @@ def _set_schema_version(index_path: Path, version: int) -> None:
     params_path.write_text(json.dumps({**json.loads(params_path.read_text()), "schema_version": version}))
 
 
-def test_an_index_of_an_older_schema_is_rebuilt_from_the_store(store: Store, tmp_path: Path) -> None:
-    store.write_papers([make_paper("Sparse retrieval", id="s"), make_paper("Dense retrieval", id="d")], ingested_at=NOW)
-    _index(store, tmp_path).sync(store)
-    _set_schema_version(tmp_path / "kw", SCHEMA_VERSION - 1)
+def _write_v1_index(index_path: Path, store: Store) -> None:
+    """What release 1 left on disk: a separate `abstract` field, params saying schema v1."""
+    builder = tantivy.SchemaBuilder()
+    builder.add_integer_field("pk", stored=True, indexed=True, fast=True)
+    builder.add_text_field("id", stored=True, tokenizer_name="raw")
+    for name in ("text", "title", "abstract"):
+        builder.add_text_field(name, tokenizer_name="en_stem")
+    builder.add_text_field("authors", tokenizer_name="default")
+    builder.add_text_field("category", tokenizer_name="raw")
+    for name in ("day", "year", "has_code"):
+        builder.add_integer_field(name, indexed=True, fast=True)
+    index_path.mkdir()
+    writer = tantivy.Index(builder.build(), path=str(index_path)).writer(heap_size=15_000_000, num_threads=1)
+    writer.add_document(tantivy.Document(pk=1, id="s", text="Sparse retrieval", title="Sparse retrieval",
+                                         abstract="", authors="", category="cs.IR", day=0, year=0, has_code=0))
+    writer.commit()
+    writer.wait_merging_threads()
+    (index_path / "params.json").write_text(json.dumps(
+        {"schema_version": 1, "store_identity": store.identity(), "indexed_rev": 1, "documents": 1}))
+
+
+def test_an_index_of_an_older_schema_answers_until_a_sync_rebuilds_it(store: Store, tmp_path: Path) -> None:
+    store.write_papers([make_paper("Sparse retrieval", id="s")], ingested_at=NOW)
+    _write_v1_index(tmp_path / "kw", store)
+    store.write_papers([make_paper("Dense retrieval", id="d")], ingested_at=NOW)
     upgraded = _index(store, tmp_path)
-    assert upgraded.params().indexed_rev == 0  # the old files are gone
-    assert upgraded.sync(store) == 2
+    assert _ids(upgraded, '"retrieval"') == ["s"]  # the old files answer until the next sync
+    assert upgraded.sync(store) == 2  # everything again, not only what came after rev 1
     assert upgraded.params().schema_version == SCHEMA_VERSION
-    assert _ids(upgraded, '"sparse"') == ["s"]
+    assert sorted(_ids(upgraded, '"retrieval"')) == ["d", "s"]
+    assert "abstract" not in json.dumps(json.loads((tmp_path / "kw" / "meta.json").read_text())["schema"])
 
 
 def test_an_index_of_a_newer_schema_is_refused(store: Store, tmp_path: Path) -> None:
