@@ -18,6 +18,7 @@ from paperfeed.index.vectors import VectorIndex
 from paperfeed.store import Store
 
 log = logging.getLogger(__name__)
+BULK_SYNC_PAPERS = 20_000  # new papers from which the keyword index syncs in a process of its own
 
 
 def model_slug(model_name: str) -> str:
@@ -39,6 +40,7 @@ class SearchEngine:
     vectors: VectorIndex | None = None
     embedder: Embedder | None = None
     notice: str | None = None  # shown to users when search runs degraded
+    bulk_sync_papers: int = BULK_SYNC_PAPERS
 
     @classmethod
     def open(cls, settings: Settings, store: Store, *, embedder: Embedder | None = None) -> "SearchEngine":
@@ -68,9 +70,10 @@ class SearchEngine:
     def sync(self, *, on_progress: Callable[[int], None] | None = None) -> int:
         """Bring every index up to the store's newest write; returns papers keyword-indexed.
 
-        The two file indexes are independent, so the vectors sync on a second thread: much
-        of each side runs outside the GIL (Tantivy's indexer thread, numpy's gathers, faiss's
-        graph build), and a bulk load keeps both cores busy (docs/benchmarks.md)."""
+        The two file indexes are independent, so they sync side by side: the vectors on a
+        second thread, the keyword index on this one, or for a bulk load in a process of its
+        own, because both sides spend much of their time in Python, holding the GIL
+        (docs/benchmarks.md)."""
         if self.vectors is None or self.embedder is None:
             return self.keyword.sync(self.store, on_progress=on_progress)
         if not isinstance(self.vectors, VectorIndex):  # PostgreSQL: one database does both
@@ -79,6 +82,13 @@ class SearchEngine:
             return done
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="vector-sync") as pool:
             vectors = pool.submit(self.vectors.sync, self.store, self.embedder)
-            done = self.keyword.sync(self.store, on_progress=on_progress)
+            if self._is_bulk():
+                done = self.keyword.sync_in_own_process(self.store.url)
+            else:
+                done = self.keyword.sync(self.store, on_progress=on_progress)
             vectors.result()
         return done
+
+    def _is_bulk(self) -> bool:
+        """Enough new papers that a process of its own (~1 s to start) pays for the keyword sync."""
+        return self.store.count_papers() - self.keyword.document_count() >= self.bulk_sync_papers

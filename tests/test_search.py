@@ -16,7 +16,8 @@ from paperfeed.models import Link, PaperFilter, SearchHit
 import paperfeed.search as search_module
 from paperfeed.query import plain_query
 from paperfeed.search import Fusion, complete_scores, fuse, keyword_hits, query_vector, related_papers, search, semantic_hits
-from paperfeed.store import Store
+from paperfeed.index.keyword import KeywordIndex
+from paperfeed.store import Store, open_store
 
 from tests.conftest import make_paper
 
@@ -195,3 +196,25 @@ def test_the_web_page_shows_the_fallback_notice(tmp_path: Path) -> None:
         page = client.get("/search", params={"q": "knowledge"})
         assert page.status_code == 200 and "Semantic search is off" in page.text
         assert "Semantic search is off" in client.get("/api/v1/search", params={"q": "knowledge"}).json()["notice"]
+
+
+def test_a_bulk_sync_builds_the_keyword_index_in_a_process_of_its_own(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = open_store(settings.database_url)  # SQLite: the file indexes
+    store.migrate()
+    run_ingest(store, list(GOLDEN))
+    engine = SearchEngine.open(settings, store)
+    engine.bulk_sync_papers = len(GOLDEN)
+
+    def not_in_this_process(*args: object, **kwargs: object) -> int:
+        raise AssertionError("the bulk keyword sync ran in the parent process")
+
+    # Patched here only: the spawned child imports the real method.
+    monkeypatch.setattr(KeywordIndex, "sync", not_in_this_process)
+    assert engine.sync() == len(GOLDEN)
+    monkeypatch.undo()
+    assert _ids(search(engine, "au:hinton", mode="bm25")) == ["1503.02531"]
+    assert engine.vectors is not None and engine.vectors.count() == len(GOLDEN)
+    assert engine.sync() == 0  # below the bulk size now: in this process, nothing new
+    store.close()
