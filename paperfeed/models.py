@@ -120,3 +120,14 @@ class PaperChange:
     pk: int
     rev: int
     paper: Paper
+
+
+@dataclass(frozen=True, slots=True)
+class TextChange:
+    """What the vector index embeds of a paper as written: four columns, not a whole
+    decoded paper (reading 100k of these costs ~0.6 s of CPU against ~6.7 s)."""
+
+    pk: int
+    rev: int
+    title: str
+    abstract: str

@@ -16,9 +16,10 @@ indexes are ever extended.
 from __future__ import annotations
 
 import os
+import threading
 import uuid
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator
 
 import faiss
 import numpy as np
@@ -39,6 +40,67 @@ def add_rows(index: faiss.Index, chunks: Iterator[np.ndarray]) -> None:
         # Set per chunk and per calling thread (a search on this thread may have set 1).
         faiss.omp_set_num_threads(BUILD_THREADS if len(chunk) >= SMALL_ADD_ROWS else 1)
         index.add(np.ascontiguousarray(chunk, dtype=np.float32))
+
+
+class BackgroundBuild:
+    """Adds rows to a graph on a thread of its own while a sync is still writing them, so a
+    bulk load's graph build overlaps its embedding instead of following it (faiss releases
+    the GIL; docs/benchmarks.md). Rows [start, count) are read back with `read_range` once
+    the sync reports them written, `step` rows at a time; `finish` adds the rest with every
+    core and returns the graph. One thread adds while the sync runs: the embedder holds the
+    other core."""
+
+    def __init__(self, index: faiss.Index, read_range: Callable[[int, int], Iterator[np.ndarray]], start: int,
+                 *, step: int = SMALL_ADD_ROWS) -> None:
+        self.index, self._read_range, self._step = index, read_range, step
+        self._added = self._written = start
+        self._closing = self._abandoned = False
+        self._error: BaseException | None = None
+        self._wake = threading.Condition()
+        self._thread = threading.Thread(target=self._run, name="hnsw-build", daemon=True)
+        self._thread.start()
+
+    def written(self, count: int) -> None:
+        with self._wake:
+            self._written = count
+            self._wake.notify()
+
+    def finish(self, count: int) -> faiss.Index:
+        """Every row below `count` in the graph; re-raises what went wrong on the thread."""
+        self._close(count)
+        if self._error is not None:
+            raise self._error
+        return self.index
+
+    def abandon(self) -> None:
+        """Stop after the add under way (the sync failed; the graph will not be written)."""
+        self._abandoned = True
+        self._close(self._written)
+
+    def _close(self, count: int) -> None:
+        with self._wake:
+            self._written, self._closing = count, True
+            self._wake.notify()
+        self._thread.join()
+
+    def _run(self) -> None:
+        try:
+            while True:
+                with self._wake:
+                    while self._written - self._added < self._step and not self._closing:
+                        self._wake.wait()
+                    target, closing = self._written, self._closing
+                if self._abandoned:
+                    return
+                threads = BUILD_THREADS if closing else 1
+                for chunk in self._read_range(self._added, target):
+                    faiss.omp_set_num_threads(threads)
+                    self.index.add(np.ascontiguousarray(chunk, dtype=np.float32))
+                self._added = target
+                if closing:
+                    return
+        except BaseException as exc:  # handed to finish() on the sync's thread
+            self._error = exc
 
 
 def codes_view(index: faiss.Index, dim: int) -> np.ndarray:

@@ -29,7 +29,7 @@ import threading
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Sequence
 
 import numpy as np
 
@@ -37,8 +37,11 @@ from paperfeed.errors import ConfigError
 from paperfeed.index.embed import Embedder
 from paperfeed.index.vecfiles import (LOCK, PARAMS, PKS, VECTORS, GraphParams, PkLookup, RowWriter, VectorParams,
                                       locked, read_chunks, read_rows, remove_graphs, truncate, wipe)
-from paperfeed.models import Paper
+from paperfeed.models import Paper, TextChange
 from paperfeed.store import Store
+
+if TYPE_CHECKING:
+    from paperfeed.index import hnsw  # faiss loads only once a collection needs the graph
 
 SCHEMA_VERSION = 1
 HNSW_THRESHOLD = 50_000  # rows; below it an exact scan is fast enough (<= ~5 ms) and always right
@@ -52,7 +55,7 @@ EF_FILTERED_MAX = 2048
 CHUNK_ROWS = 16_384
 
 
-def paper_text(paper: Paper) -> str:
+def paper_text(paper: Paper | TextChange) -> str:
     """What gets embedded: title and abstract, the fields that say what a paper is about."""
     title, abstract = paper.title.strip(), paper.abstract.strip()
     if not abstract:
@@ -221,18 +224,27 @@ class VectorIndex:
             if target <= params.indexed_rev:
                 return 0
             writer = RowWriter(self.path, self.dim, self._current().pks)
-            done, newest = 0, target
+            done, newest, building = 0, target, None
             try:
-                for changes in store.iter_changes(after_rev=params.indexed_rev, batch_size=batch_size):
-                    texts = [paper_text(change.paper) for change in changes]
+                for changes in store.iter_text_changes(after_rev=params.indexed_rev, batch_size=batch_size):
+                    texts = [paper_text(change) for change in changes]
                     writer.put(np.array([c.pk for c in changes], dtype=np.int64), _embed(embedder, texts, self.dim))
+                    building = self._feed_graph(building, params.hnsw, writer.count)
                     newest = max(newest, changes[-1].rev)
                     done += len(changes)
                     if on_progress:
                         on_progress(done)
+            except BaseException:
+                if building is not None:
+                    building.abandon()
+                raise
             finally:
                 writer.close()
-            graph = self._maintain_graph(params.hnsw, writer.count, np.array(writer.replaced, dtype=np.int64))
+            replaced = np.array(writer.replaced, dtype=np.int64)
+            if building is not None:
+                graph = self._finish_graph(building, params.hnsw, writer.count, replaced)
+            else:
+                graph = self._maintain_graph(params.hnsw, writer.count, replaced)
             self._save_params(replace(params, count=writer.count, indexed_rev=newest, hnsw=graph))
             remove_graphs(self.path, keep=graph.file if graph else None)
         self._current()
@@ -253,6 +265,39 @@ class VectorIndex:
                 hint="Re-embed with `paperfeed reindex`, or configure the embedder the index was built with.",
                 field="embedder",
             )
+
+    def _feed_graph(self, building: hnsw.BackgroundBuild | None, old: GraphParams | None,
+                    count: int) -> hnsw.BackgroundBuild | None:
+        """Once this sync's appends alone make the graph due (the threshold, or `graph_batch`
+        new rows), start building it beside the embedding; then keep it fed."""
+        from paperfeed.index import hnsw  # noqa: PLC0415
+
+        if building is not None:
+            building.written(count)
+            return building
+        start = 0 if old is None else old.built_rows
+        if count - start < (self.hnsw_threshold if old is None else self.graph_batch):
+            return None
+        index = hnsw.new_graph(self.dim, self.m, self.ef_construction) if old is None else \
+            hnsw.load_writable(self.path / old.file)
+        building = hnsw.BackgroundBuild(index, lambda a, b: read_chunks(self.path / VECTORS, self.dim, a, b), start,
+                                        step=self.graph_batch)
+        building.written(count)
+        return building
+
+    def _finish_graph(self, building: hnsw.BackgroundBuild, old: GraphParams | None, count: int,
+                      replaced: np.ndarray) -> GraphParams:
+        """The graph fed during the sync, with every row whose vector changed after the graph
+        took it (or before, from an earlier sync) patched to the final one."""
+        from paperfeed.index import hnsw  # noqa: PLC0415
+
+        index = building.finish(count)
+        stale = np.union1d(np.array(old.stale_rows if old else (), dtype=np.int64), replaced)
+        hnsw.patch_rows(index, self.dim, stale, read_rows(self.path / VECTORS, self.dim, stale))
+        if old is None:
+            return GraphParams(hnsw.write(index, self.path), count, self.m, self.ef_construction,
+                               self.ef_search or EF_SEARCH)
+        return replace(old, file=hnsw.write(index, self.path), built_rows=count, stale_rows=())
 
     def _maintain_graph(self, old: GraphParams | None, count: int, replaced: np.ndarray) -> GraphParams | None:
         """Build the graph when the count first crosses the threshold; later, fold the

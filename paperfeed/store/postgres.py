@@ -23,7 +23,7 @@ from psycopg.rows import dict_row
 from psycopg_pool import ConnectionPool, PoolTimeout
 
 from paperfeed.errors import StoreUnavailable
-from paperfeed.models import Paper, PaperChange, PaperFilter, StoredPaper
+from paperfeed.models import Paper, PaperChange, PaperFilter, StoredPaper, TextChange
 from paperfeed.store.community import CommunityStore, PostgresDb
 from paperfeed.store.locks import advisory_lock
 from paperfeed.store.mail_tables import MailTables
@@ -291,6 +291,14 @@ class PostgresStore:
                 cursor.execute(f"{_SELECT} WHERE rev > %s ORDER BY rev, pk", (after_rev,))
                 while rows := cursor.fetchmany(batch_size):
                     yield [PaperChange(row["pk"], row["rev"], row_to_paper(row)) for row in rows]
+
+    def iter_text_changes(self, *, after_rev: int, batch_size: int = 2000) -> Iterator[list[TextChange]]:
+        with self._conn() as conn, conn.transaction():
+            conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+            with conn.cursor(name="paperfeed_text_changes") as cursor:
+                cursor.execute("SELECT pk, rev, title, abstract FROM papers WHERE rev > %s ORDER BY rev, pk", (after_rev,))
+                while rows := cursor.fetchmany(batch_size):
+                    yield [TextChange(row["pk"], row["rev"], row["title"], row["abstract"]) for row in rows]
 
     def count_papers(self) -> int:
         return int(self._one("SELECT count(*) AS n FROM papers")["n"])  # type: ignore[index]

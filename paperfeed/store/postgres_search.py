@@ -274,8 +274,8 @@ class PgVectorIndex:
             try:
                 after = _state_int(lock_conn, self.rev_key)
                 newest = after
-                for changes in self.store.iter_changes(after_rev=after, batch_size=batch_size):
-                    vectors = np.asarray(embedder.encode([paper_text(c.paper) for c in changes]), dtype=np.float32)
+                for changes in self.store.iter_text_changes(after_rev=after, batch_size=batch_size):
+                    vectors = np.asarray(embedder.encode([paper_text(c) for c in changes]), dtype=np.float32)
                     self._write(lock_conn, [(c.pk, c.rev) for c in changes], vectors)
                     newest = max(newest, changes[-1].rev)
                     # revs before the last one in this batch are complete: an interrupted

@@ -23,7 +23,7 @@ from typing import Any, Iterator, Sequence
 import orjson
 
 from paperfeed.errors import ConfigError, StoreUnavailable
-from paperfeed.models import Paper, PaperChange, PaperFilter, StoredPaper
+from paperfeed.models import Paper, PaperChange, PaperFilter, StoredPaper, TextChange
 from paperfeed.store.community import CommunityStore, SqliteDb
 from paperfeed.store.locks import file_lock
 from paperfeed.store.mail_tables import MailTables
@@ -321,6 +321,17 @@ class SqliteStore:
             cursor = conn.execute("SELECT * FROM papers WHERE rev > ? ORDER BY rev, pk", (after_rev,))
             while rows := cursor.fetchmany(batch_size):
                 yield [PaperChange(row["pk"], row["rev"], row_to_paper(row)) for row in rows]
+        finally:
+            conn.close()
+
+    def iter_text_changes(self, *, after_rev: int, batch_size: int = 2000) -> Iterator[list[TextChange]]:
+        conn = self._connect()
+        try:
+            conn.execute("BEGIN")
+            cursor = conn.execute(
+                "SELECT pk, rev, title, abstract FROM papers WHERE rev > ? ORDER BY rev, pk", (after_rev,))
+            while rows := cursor.fetchmany(batch_size):
+                yield [TextChange(*row) for row in rows]
         finally:
             conn.close()
 

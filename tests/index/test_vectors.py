@@ -7,6 +7,7 @@ tiny table embedder (title -> given vector) where they must be."""
 from __future__ import annotations
 
 import json
+import threading
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -324,3 +325,50 @@ def test_a_query_without_signal_finds_nothing(store: Store, tmp_path: Path, stat
     assert index.search(np.zeros(static.dim, dtype=np.float32), limit=5) == []
     with pytest.raises(ValueError, match="shape"):
         index.search(np.ones(3, dtype=np.float32), limit=5)
+
+
+def test_the_graph_is_built_beside_the_embedding_and_matches_exact_search(store: Store, tmp_path: Path) -> None:
+    embedder = TableEmbedder(dim=16)
+    vectors = unit_rows(1000, 16, seed=7)
+    write_table_papers(store, embedder, vectors)
+    index = open_index(store, tmp_path, embedder, hnsw_threshold=200, graph_batch=50, m=16, ef_construction=64)
+    fed: list[int] = []
+    original = index._feed_graph
+
+    def watching(building, old, count):  # type: ignore[no-untyped-def]
+        started = original(building, old, count)
+        fed.append(-1 if started is None else count)
+        return started
+
+    index._feed_graph = watching  # type: ignore[method-assign]
+    assert index.sync(store, embedder, batch_size=100) == 1000
+    assert fed[:2] == [-1, 200] and fed[-1] == 1000  # started once the threshold was crossed
+    assert json.loads((tmp_path / "vec" / "params.json").read_text())["hnsw"]["built_rows"] == 1000
+    pks = np.fromfile(tmp_path / "vec" / "pks.i64", dtype=np.int64)
+    recall = [len(set(brute_force(vectors, pks, q, 10)) & {pk for pk, _ in index.search(q, limit=10)}) / 10
+              for q in unit_rows(50, 16, seed=8)]
+    assert np.mean(recall) >= 0.95
+
+
+def test_a_sync_that_fails_while_the_graph_builds_leaves_no_graph_and_no_thread(store: Store, tmp_path: Path) -> None:
+    embedder = TableEmbedder(dim=16)
+    write_table_papers(store, embedder, unit_rows(1000, 16, seed=9))
+
+    class DiesLate(TableEmbedder):
+        calls = 0
+
+        def encode(self, texts: list[str], **kwargs: object) -> np.ndarray:
+            DiesLate.calls += 1
+            if DiesLate.calls > 6:  # the graph started at batch 2
+                raise RuntimeError("killed mid-sync")
+            return super().encode(texts)
+
+    dies = DiesLate(dim=16)
+    dies.table = embedder.table
+    index = open_index(store, tmp_path, embedder, hnsw_threshold=200, graph_batch=50)
+    with pytest.raises(RuntimeError, match="killed"):
+        index.sync(store, dies, batch_size=100)  # type: ignore[arg-type]
+    assert not any(thread.name == "hnsw-build" for thread in threading.enumerate())
+    assert not list((tmp_path / "vec").glob("hnsw-*"))
+    assert index.sync(store, embedder, batch_size=100) == 1000  # and the next sync starts over
+    assert json.loads((tmp_path / "vec" / "params.json").read_text())["hnsw"]["built_rows"] == 1000
