@@ -17,6 +17,8 @@ cover correctly yet: rows appended since it was written (the tail) and rows over
 since (stale; the graph still holds their old vector, so graph hits on them are
 dropped). The graph is extended only once tail + stale reach `graph_batch` rows, so a
 small ingest does not rewrite a ~700 MB file and the server does not reload it each time.
+When a sync's own appends make the graph due, it is built on a thread beside the embedding
+(hnsw.BackgroundBuild), not after it.
 Readers never hold the vectors twice: graph-mode reads take exact rows with pread, and
 only the tail and stale rows are touched in the memmap.
 """
