@@ -37,6 +37,7 @@ import numpy as np
 
 from paperfeed.errors import ConfigError
 from paperfeed.index.embed import Embedder
+from paperfeed.index.exact import allowed_rows, exact_top, rows_among, top
 from paperfeed.index.vecfiles import (LOCK, PARAMS, PKS, VECTORS, GraphParams, PkLookup, RowWriter, VectorParams,
                                       locked, read_chunks, read_rows, remove_graphs, truncate, wipe)
 from paperfeed.models import Paper, TextChange
@@ -54,7 +55,6 @@ SCAN_MAX_ROWS = 20_000  # a filter allowing at most this many graph rows is answ
 # the build took 24 vs 75 CPU-s (docs/benchmarks.md).
 M, EF_CONSTRUCTION, EF_SEARCH = 24, 24, 256
 EF_FILTERED_MAX = 2048
-CHUNK_ROWS = 16_384
 
 
 def paper_text(paper: Paper | TextChange) -> str:
@@ -343,9 +343,9 @@ class VectorIndex:
             raise ValueError(f"query has shape {np.shape(query)}, expected ({self.dim},)")
         if limit <= 0 or state.vectors is None or not np.any(q):
             return []  # a query with no known token carries no signal: every score would be 0
-        allowed = None if allowed_pks is None else _allowed_rows(state.lookup, allowed_pks)
+        allowed = None if allowed_pks is None else allowed_rows(state.lookup, allowed_pks)
         if state.graph is None:
-            scores, rows = _exact_top(state.vectors, q, limit, allowed)
+            scores, rows = exact_top(state.vectors, q, limit, allowed)
         else:
             scores, rows = self._graph_top(state, q, limit, allowed, ef_search)
         return [(int(state.pks[row]), float(score)) for score, row in zip(scores, rows)]
@@ -360,10 +360,10 @@ class VectorIndex:
         members, scan = state.graph_members, False
         if allowed is None:  # the tail is contiguous: score it in place, gather only stale rows
             built = graph_params.built_rows
-            found = [_top(vectors[built:] @ q, np.arange(built, len(vectors)), limit),
-                     _exact_top(vectors, q, limit, state.stale)]
+            found = [top(vectors[built:] @ q, np.arange(built, len(vectors)), limit),
+                     exact_top(vectors, q, limit, state.stale)]
         else:
-            found = [_exact_top(vectors, q, limit, _members(state.exact_rows, allowed))]
+            found = [exact_top(vectors, q, limit, rows_among(state.exact_rows, allowed))]
             mask = np.zeros_like(state.graph_mask)
             mask[allowed[allowed < len(mask)]] = True
             mask &= state.graph_mask
@@ -378,7 +378,7 @@ class VectorIndex:
             else:  # members are a fraction f of the walk: widen the beam ~1/sqrt(f) to keep recall
                 ef = min(EF_FILTERED_MAX, int(ef * (len(state.graph_mask) / members) ** 0.5))
                 found.append(hnsw.graph_search(state.graph, q, limit, ef_search=ef, selector=sel))
-        return _top(np.concatenate([s for s, _ in found]), np.concatenate([r for _, r in found]), limit)
+        return top(np.concatenate([s for s, _ in found]), np.concatenate([r for _, r in found]), limit)
 
     def vector_for(self, pk: int) -> np.ndarray | None:
         """The stored (exact, float32) vector of paper `pk`, or None if it has none."""
@@ -425,45 +425,3 @@ def _embed(embedder: Embedder, texts: list[str], dim: int) -> np.ndarray:
     if vectors.shape != (len(texts), dim):
         raise ValueError(f"embedder {embedder.name!r} returned shape {vectors.shape}, expected ({len(texts)}, {dim})")
     return vectors
-
-
-def _allowed_rows(lookup: PkLookup, allowed_pks: Sequence[int] | np.ndarray) -> np.ndarray:
-    """Sorted unique rows of the known pks among `allowed_pks`. Sorted input (what SQL
-    ORDER BY pk gives) skips the sort."""
-    pks = np.asarray(allowed_pks, dtype=np.int64).reshape(-1)
-    if len(pks) > 1 and not bool(np.all(pks[1:] > pks[:-1])):
-        pks = np.unique(pks)
-    rows = lookup.rows_of(pks)
-    rows = rows[rows >= 0]
-    return rows if lookup.ascending else np.unique(rows)
-
-
-def _members(rows: np.ndarray, sorted_allowed: np.ndarray) -> np.ndarray:
-    """The `rows` that are in `sorted_allowed` (binary search: no sort of the big set)."""
-    if not len(sorted_allowed):
-        return rows[:0]
-    pos = np.minimum(np.searchsorted(sorted_allowed, rows), len(sorted_allowed) - 1)
-    return rows[sorted_allowed[pos] == rows]
-
-
-def _top(scores: np.ndarray, rows: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-    """The k best (score, row), best first; ties by lower row for stable results."""
-    if len(scores) > k:
-        keep = np.argpartition(-scores, k - 1)[:k]
-        scores, rows = scores[keep], rows[keep]
-    order = np.lexsort((rows, -scores))
-    return scores[order], rows[order]
-
-
-def _exact_top(vectors: np.ndarray, q: np.ndarray, k: int, rows: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
-    """Exact top-k by dot product. A dense row set is scored by one sequential pass
-    (no copy of the memmap); a sparse one by gathering CHUNK_ROWS rows at a time."""
-    if rows is None or len(rows) * 4 > len(vectors):
-        scores = vectors @ q
-        if rows is None:
-            return _top(scores, np.arange(len(vectors)), k)
-        return _top(scores[rows], rows, k)
-    best = [_top(vectors[chunk] @ q, chunk, k) for chunk in np.array_split(rows, max(1, -(-len(rows) // CHUNK_ROWS)))]
-    return _top(np.concatenate([s for s, _ in best]), np.concatenate([r for _, r in best]), k)
-
-
