@@ -34,14 +34,6 @@ def new_graph(dim: int, m: int, ef_construction: int) -> faiss.Index:
     return index
 
 
-def add_rows(index: faiss.Index, chunks: Iterator[np.ndarray]) -> None:
-    """Append rows in order; their graph ids continue from `index.ntotal` (= row numbers)."""
-    for chunk in chunks:
-        # Set per chunk and per calling thread (a search on this thread may have set 1).
-        faiss.omp_set_num_threads(BUILD_THREADS if len(chunk) >= SMALL_ADD_ROWS else 1)
-        index.add(np.ascontiguousarray(chunk, dtype=np.float32))
-
-
 class BackgroundBuild:
     """Adds rows to a graph on a thread of its own while a sync is still writing them, so a
     bulk load's graph build overlaps its embedding instead of following it (faiss releases
@@ -92,9 +84,9 @@ class BackgroundBuild:
                     target, closing = self._written, self._closing
                 if self._abandoned:
                     return
-                threads = BUILD_THREADS if closing else 1
                 for chunk in self._read_range(self._added, target):
-                    faiss.omp_set_num_threads(threads)
+                    # set per chunk, on this thread (the setting is per thread)
+                    faiss.omp_set_num_threads(BUILD_THREADS if closing and len(chunk) >= SMALL_ADD_ROWS else 1)
                     self.index.add(np.ascontiguousarray(chunk, dtype=np.float32))
                 self._added = target
                 if closing:

@@ -26,7 +26,7 @@ import tantivy
 
 from paperfeed.errors import ConfigError
 from paperfeed.models import PaperChange, PaperFilter, SearchHit
-from paperfeed.store import Store
+from paperfeed.store import Store, open_store
 
 log = logging.getLogger(__name__)
 
@@ -241,8 +241,6 @@ class KeywordIndex:
 
 
 def _sync_in_this_process(path: str, store_identity: str, store_url: str) -> int:
-    from paperfeed.store import open_store  # noqa: PLC0415 - runs in the child process
-
     store = open_store(store_url)
     try:
         return KeywordIndex(Path(path), store_identity=store_identity).sync(store)

@@ -272,25 +272,40 @@ class VectorIndex:
                     count: int) -> hnsw.BackgroundBuild | None:
         """Once this sync's appends alone make the graph due (the threshold, or `graph_batch`
         new rows), start building it beside the embedding; then keep it fed."""
-        from paperfeed.index import hnsw  # noqa: PLC0415
-
-        if building is not None:
-            building.written(count)
-            return building
-        start = 0 if old is None else old.built_rows
-        if count - start < (self.hnsw_threshold if old is None else self.graph_batch):
-            return None
-        index = hnsw.new_graph(self.dim, self.m, self.ef_construction) if old is None else \
-            hnsw.load_writable(self.path / old.file)
-        building = hnsw.BackgroundBuild(index, lambda a, b: read_chunks(self.path / VECTORS, self.dim, a, b), start,
-                                        step=self.graph_batch)
+        if building is None:
+            start = 0 if old is None else old.built_rows
+            if count - start < (self.hnsw_threshold if old is None else self.graph_batch):
+                return None
+            building = self._start_graph(old)
         building.written(count)
         return building
 
+    def _maintain_graph(self, old: GraphParams | None, count: int, replaced: np.ndarray) -> GraphParams | None:
+        """After a sync that started no graph work: build the graph if the count crossed the
+        threshold; fold tail and stale rows in once they reach `graph_batch`; else remember
+        the stale rows."""
+        if old is None:
+            if count < self.hnsw_threshold:
+                return None
+            return self._finish_graph(self._start_graph(None), None, count, replaced)
+        stale = np.union1d(np.array(old.stale_rows, dtype=np.int64), replaced[replaced < old.built_rows])
+        if (count - old.built_rows) + len(stale) < self.graph_batch:
+            return replace(old, stale_rows=tuple(int(row) for row in stale))
+        return self._finish_graph(self._start_graph(old), old, count, replaced)
+
+    def _start_graph(self, old: GraphParams | None) -> hnsw.BackgroundBuild:
+        """A new graph, or the current one to extend, taking rows from its end onwards."""
+        from paperfeed.index import hnsw  # noqa: PLC0415
+
+        index = hnsw.new_graph(self.dim, self.m, self.ef_construction) if old is None else \
+            hnsw.load_writable(self.path / old.file)
+        return hnsw.BackgroundBuild(index, lambda a, b: read_chunks(self.path / VECTORS, self.dim, a, b),
+                                    0 if old is None else old.built_rows, step=self.graph_batch)
+
     def _finish_graph(self, building: hnsw.BackgroundBuild, old: GraphParams | None, count: int,
                       replaced: np.ndarray) -> GraphParams:
-        """The graph fed during the sync, with every row whose vector changed after the graph
-        took it (or before, from an earlier sync) patched to the final one."""
+        """Every row below `count` in the graph, each row whose vector changed after the graph
+        took it (in this sync or an earlier one) patched to the final one, written."""
         from paperfeed.index import hnsw  # noqa: PLC0415
 
         index = building.finish(count)
@@ -299,26 +314,6 @@ class VectorIndex:
         if old is None:
             return GraphParams(hnsw.write(index, self.path), count, self.m, self.ef_construction,
                                self.ef_search or EF_SEARCH)
-        return replace(old, file=hnsw.write(index, self.path), built_rows=count, stale_rows=())
-
-    def _maintain_graph(self, old: GraphParams | None, count: int, replaced: np.ndarray) -> GraphParams | None:
-        """Build the graph when the count first crosses the threshold; later, fold the
-        tail and stale rows into it once they reach `graph_batch`."""
-        from paperfeed.index import hnsw  # noqa: PLC0415
-
-        if old is None:
-            if count < self.hnsw_threshold:
-                return None
-            index = hnsw.new_graph(self.dim, self.m, self.ef_construction)
-            hnsw.add_rows(index, read_chunks(self.path / VECTORS, self.dim, 0, count))
-            return GraphParams(hnsw.write(index, self.path), count, self.m, self.ef_construction,
-                               self.ef_search or EF_SEARCH)
-        stale = np.union1d(np.array(old.stale_rows, dtype=np.int64), replaced[replaced < old.built_rows])
-        if (count - old.built_rows) + len(stale) < self.graph_batch:
-            return replace(old, stale_rows=tuple(int(row) for row in stale))
-        index = hnsw.load_writable(self.path / old.file)
-        hnsw.patch_rows(index, self.dim, stale, read_rows(self.path / VECTORS, self.dim, stale))
-        hnsw.add_rows(index, read_chunks(self.path / VECTORS, self.dim, old.built_rows, count))
         return replace(old, file=hnsw.write(index, self.path), built_rows=count, stale_rows=())
 
     # -- reading ---------------------------------------------------------------------
