@@ -285,20 +285,21 @@ class PostgresStore:
 
     def iter_changes(self, *, after_rev: int, batch_size: int = 2000) -> Iterator[list[PaperChange]]:
         """Papers written after `after_rev`, in write order, in batches, from one snapshot."""
+        for rows in self._rows_after(after_rev, _SELECT, batch_size):
+            yield [PaperChange(row["pk"], row["rev"], row_to_paper(row)) for row in rows]
+
+    def iter_text_changes(self, *, after_rev: int, batch_size: int = 2000) -> Iterator[list[TextChange]]:
+        for rows in self._rows_after(after_rev, "SELECT pk, rev, title, abstract FROM papers", batch_size):
+            yield [TextChange(row["pk"], row["rev"], row["title"], row["abstract"]) for row in rows]
+
+    def _rows_after(self, after_rev: int, select: str, batch_size: int) -> Iterator[list[dict[str, Any]]]:
+        """Batches of `select`'s rows written after `after_rev`, in write order, from one snapshot."""
         with self._conn() as conn, conn.transaction():
             conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
             with conn.cursor(name="paperfeed_changes") as cursor:
-                cursor.execute(f"{_SELECT} WHERE rev > %s ORDER BY rev, pk", (after_rev,))
+                cursor.execute(f"{select} WHERE rev > %s ORDER BY rev, pk", (after_rev,))
                 while rows := cursor.fetchmany(batch_size):
-                    yield [PaperChange(row["pk"], row["rev"], row_to_paper(row)) for row in rows]
-
-    def iter_text_changes(self, *, after_rev: int, batch_size: int = 2000) -> Iterator[list[TextChange]]:
-        with self._conn() as conn, conn.transaction():
-            conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
-            with conn.cursor(name="paperfeed_text_changes") as cursor:
-                cursor.execute("SELECT pk, rev, title, abstract FROM papers WHERE rev > %s ORDER BY rev, pk", (after_rev,))
-                while rows := cursor.fetchmany(batch_size):
-                    yield [TextChange(row["pk"], row["rev"], row["title"], row["abstract"]) for row in rows]
+                    yield rows
 
     def count_papers(self) -> int:
         return int(self._one("SELECT count(*) AS n FROM papers")["n"])  # type: ignore[index]

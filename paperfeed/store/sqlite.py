@@ -315,23 +315,21 @@ class SqliteStore:
 
     def iter_changes(self, *, after_rev: int, batch_size: int = 2000) -> Iterator[list[PaperChange]]:
         """Papers written after `after_rev`, in write order, in batches (for index sync)."""
+        for rows in self._rows_after(after_rev, "*", batch_size):
+            yield [PaperChange(row["pk"], row["rev"], row_to_paper(row)) for row in rows]
+
+    def iter_text_changes(self, *, after_rev: int, batch_size: int = 2000) -> Iterator[list[TextChange]]:
+        for rows in self._rows_after(after_rev, "pk, rev, title, abstract", batch_size):
+            yield [TextChange(*row) for row in rows]
+
+    def _rows_after(self, after_rev: int, columns: str, batch_size: int) -> Iterator[list[sqlite3.Row]]:
+        """Batches of paper rows written after `after_rev`, in write order."""
         conn = self._connect()  # own connection: one consistent snapshot for the whole scan
         try:
             conn.execute("BEGIN")
-            cursor = conn.execute("SELECT * FROM papers WHERE rev > ? ORDER BY rev, pk", (after_rev,))
+            cursor = conn.execute(f"SELECT {columns} FROM papers WHERE rev > ? ORDER BY rev, pk", (after_rev,))
             while rows := cursor.fetchmany(batch_size):
-                yield [PaperChange(row["pk"], row["rev"], row_to_paper(row)) for row in rows]
-        finally:
-            conn.close()
-
-    def iter_text_changes(self, *, after_rev: int, batch_size: int = 2000) -> Iterator[list[TextChange]]:
-        conn = self._connect()
-        try:
-            conn.execute("BEGIN")
-            cursor = conn.execute(
-                "SELECT pk, rev, title, abstract FROM papers WHERE rev > ? ORDER BY rev, pk", (after_rev,))
-            while rows := cursor.fetchmany(batch_size):
-                yield [TextChange(*row) for row in rows]
+                yield rows
         finally:
             conn.close()
 
