@@ -33,8 +33,8 @@ FILTER_FIELDS = ("cat", "year")
 # Tantivy's tokenizers drop tokens of 40+ bytes (RemoveLongFilter).
 _TANTIVY_MAX_TOKEN_BYTES = 40
 # The Tantivy index keeps the abstract only inside `text` (title + abstract): a field of its
-# own stemmed every abstract twice, 43% of keyword-indexing CPU (docs/search.md). So there
-# `abs:` matches the title too; PostgreSQL's postings keep abstract-only matching.
+# own stemmed every abstract twice, 43% of keyword-indexing CPU (docs/search.md). So `abs:`
+# matches the title too, here and on PostgreSQL (postgres_search.FIELD_WEIGHTS).
 _TANTIVY_FIELDS = {"abstract": "text"}
 _PREFIX = re.compile(r"([A-Za-z]+):")
 _YEARS = re.compile(r"([0-9]{4})?(\.\.([0-9]{4})?)?")
