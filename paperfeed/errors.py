@@ -71,3 +71,10 @@ class SourceError(PaperfeedError):
 class StoreUnavailable(PaperfeedError):
     code = "store_unavailable"
     status = 503
+
+
+class IndexUnavailable(PaperfeedError):
+    """An index could not be brought up to the store (the store itself is intact)."""
+
+    code = "index_unavailable"
+    status = 503

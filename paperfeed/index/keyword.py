@@ -17,6 +17,7 @@ import logging
 import multiprocessing
 import threading
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -24,7 +25,7 @@ from typing import Callable, Sequence
 
 import tantivy
 
-from paperfeed.errors import ConfigError
+from paperfeed.errors import ConfigError, IndexUnavailable
 from paperfeed.models import PaperChange, PaperFilter, SearchHit
 from paperfeed.store import Store, open_store
 
@@ -156,8 +157,15 @@ class KeywordIndex:
         beside it (docs/benchmarks.md: 100k papers, both indexes 55.7 -> 48.2 s)."""
         with self._sync_lock:
             context = multiprocessing.get_context("spawn")  # no forked copy of a server's threads
-            with ProcessPoolExecutor(max_workers=1, mp_context=context) as pool:
-                done = pool.submit(_sync_in_this_process, str(self.path), self.store_identity, store_url).result()
+            try:
+                with ProcessPoolExecutor(max_workers=1, mp_context=context) as pool:
+                    done = pool.submit(_sync_in_this_process, str(self.path), self.store_identity, store_url).result()
+            except BrokenProcessPool as exc:  # errors raised in the child arrive as themselves
+                raise IndexUnavailable(
+                    f"The keyword index process for {self.path} ended before it finished (killed, or out of memory?).",
+                    hint="The store is intact and the index keeps its last commit; run the command again "
+                         "(or `paperfeed reindex --keyword`) to index the rest.",
+                ) from exc
             if self._older_schema:  # the child rebuilt the files in the current schema
                 self.index = tantivy.Index(self.schema, path=str(self.path), reuse=True)
                 self._older_schema = False

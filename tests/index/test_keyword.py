@@ -1,11 +1,15 @@
 import json
+import os
+import signal
+import threading
+import time
 from datetime import date, datetime, timezone
 from pathlib import Path
 
 import pytest
 import tantivy
 
-from paperfeed.errors import ConfigError
+from paperfeed.errors import ConfigError, IndexUnavailable
 from paperfeed.index.keyword import SCHEMA_VERSION, KeywordIndex
 from paperfeed.models import Link, PaperFilter
 from paperfeed.query import parse_query
@@ -139,3 +143,48 @@ def test_abs_field_matches_abstract_words_through_the_combined_text_field(store:
     index.sync(store)
     assert _ids(index, parse_query('abs:"contrastive loss"').to_tantivy()) == ["v"]
     assert sorted(_ids(index, parse_query("abs:loss").to_tantivy())) == ["a", "v"]
+
+
+def test_an_error_in_the_bulk_sync_process_reaches_the_caller_as_itself(store: Store, tmp_path: Path) -> None:
+    store.write_papers([make_paper("Alpha title", id="x")], ingested_at=NOW)
+    index = _index(store, tmp_path)
+    # Between opening and syncing, the folder is taken over by another store's index: the
+    # child's own check refuses it, and the parent sees that ConfigError, hint and all.
+    (index.path / "params.json").write_text(json.dumps(
+        {"schema_version": SCHEMA_VERSION, "store_identity": "another-store", "indexed_rev": 0, "documents": 0}))
+    with pytest.raises(ConfigError, match="another-store") as raised:
+        index.sync_in_own_process(store.url)
+    assert "reindex --keyword" in raised.value.hint
+
+
+def _kill_spawned_children_once_started(stop: threading.Event) -> None:
+    """SIGKILL this process's multiprocessing children (not the resource tracker) as they appear."""
+    me = os.getpid()
+    while not stop.is_set():
+        for task in Path(f"/proc/{me}/task").iterdir():
+            for pid in (task / "children").read_text().split():
+                cmdline = Path(f"/proc/{pid}/cmdline").read_bytes() if Path(f"/proc/{pid}").exists() else b""
+                if b"spawn_main" in cmdline:
+                    os.kill(int(pid), signal.SIGKILL)
+        time.sleep(0.005)
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="finds the child through /proc")
+def test_a_killed_bulk_sync_process_is_a_clear_error_and_the_next_sync_indexes_everything(
+    store: Store, tmp_path: Path
+) -> None:
+    store.write_papers([make_paper("Alpha title", id="x"), make_paper("Beta title", id="y")], ingested_at=NOW)
+    index = _index(store, tmp_path)
+    stop = threading.Event()
+    killer = threading.Thread(target=_kill_spawned_children_once_started, args=(stop,), daemon=True)
+    killer.start()
+    try:
+        with pytest.raises(IndexUnavailable, match="ended before it finished") as raised:
+            index.sync_in_own_process(store.url)
+    finally:
+        stop.set()
+        killer.join()
+    assert "store is intact" in raised.value.hint
+    assert index.document_count() == 0  # nothing half-written
+    assert index.sync_in_own_process(store.url) == 2
+    assert _ids(index, '"beta"') == ["y"]
