@@ -1,3 +1,4 @@
+import contextlib
 import json
 import os
 import signal
@@ -162,11 +163,19 @@ def _kill_spawned_children_once_started(stop: threading.Event) -> None:
     me = os.getpid()
     while not stop.is_set():
         for task in Path(f"/proc/{me}/task").iterdir():
-            for pid in (task / "children").read_text().split():
-                cmdline = Path(f"/proc/{pid}/cmdline").read_bytes() if Path(f"/proc/{pid}").exists() else b""
-                if b"spawn_main" in cmdline:
-                    os.kill(int(pid), signal.SIGKILL)
+            for pid in _read(task / "children").split():
+                if b"spawn_main" in _read(Path(f"/proc/{pid}/cmdline")).encode():
+                    with contextlib.suppress(ProcessLookupError):
+                        os.kill(int(pid), signal.SIGKILL)
         time.sleep(0.005)
+
+
+def _read(path: Path) -> str:
+    """A /proc file's text, or "" once its thread or process has gone."""
+    try:
+        return path.read_bytes().decode("utf-8", "replace")
+    except (FileNotFoundError, ProcessLookupError):
+        return ""
 
 
 @pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="finds the child through /proc")
