@@ -26,7 +26,7 @@ from typing import Callable, Sequence
 import tantivy
 
 from paperfeed.errors import ConfigError, IndexUnavailable
-from paperfeed.models import PaperChange, PaperFilter, SearchHit
+from paperfeed.models import KeywordChange, PaperFilter, SearchHit
 from paperfeed.store import Store, open_store
 
 log = logging.getLogger(__name__)
@@ -139,7 +139,7 @@ class KeywordIndex:
             fresh = params.indexed_rev == 0
             writer = self.index.writer(heap_size=WRITER_HEAP_BYTES, num_threads=1)
             done = 0
-            for changes in store.iter_changes(after_rev=params.indexed_rev):
+            for changes in store.iter_keyword_changes(after_rev=params.indexed_rev):
                 self._add(writer, changes, replace=not fresh)
                 done += len(changes)
                 if on_progress:
@@ -171,23 +171,22 @@ class KeywordIndex:
                 self._older_schema = False
             return done
 
-    def _add(self, writer: tantivy.IndexWriter, changes: Sequence[PaperChange], *, replace: bool) -> None:
+    def _add(self, writer: tantivy.IndexWriter, changes: Sequence[KeywordChange], *, replace: bool) -> None:
         for change in changes:
-            paper = change.paper
             if replace:
                 writer.delete_documents_by_term("pk", change.pk)
-            day = day_number(paper.published)
+            day = day_number(change.published)
             writer.add_document(
                 tantivy.Document(
                     pk=change.pk,
-                    id=paper.id,
-                    text=f"{paper.title}\n{paper.abstract}",
-                    title=paper.title,
-                    authors=" ; ".join(paper.authors),
-                    category=paper.categories,
+                    id=change.id,
+                    text=f"{change.title}\n{change.abstract}",
+                    title=change.title,
+                    authors=" ; ".join(change.authors),
+                    category=change.categories,
                     day=day,
                     year=day // 10000,
-                    has_code=int(paper.has_code),
+                    has_code=int(change.has_code),
                 )
             )
 

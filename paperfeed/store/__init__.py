@@ -11,7 +11,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Iterator, Protocol, Sequence
 
 from paperfeed.errors import ConfigError
-from paperfeed.models import Paper, PaperChange, PaperFilter, StoredPaper, TextChange
+from paperfeed.models import KeywordChange, Paper, PaperChange, PaperFilter, StoredPaper, TextChange
 from paperfeed.store.mail_tables import MailTables
 from paperfeed.store.rows import PaperRow, from_iso, row_to_paper
 
@@ -82,6 +82,10 @@ class Store(Protocol):
 
     def iter_text_changes(self, *, after_rev: int, batch_size: int = 2000) -> Iterator[list[TextChange]]:
         """`iter_changes`, only title and abstract of each paper."""
+        ...
+
+    def iter_keyword_changes(self, *, after_rev: int, batch_size: int = 2000) -> Iterator[list[KeywordChange]]:
+        """`iter_changes`, only what the keyword index takes of each paper."""
         ...
 
     def count_papers(self) -> int: ...

@@ -23,11 +23,11 @@ from psycopg.rows import dict_row
 from psycopg_pool import ConnectionPool, PoolTimeout
 
 from paperfeed.errors import StoreUnavailable
-from paperfeed.models import Paper, PaperChange, PaperFilter, StoredPaper, TextChange
+from paperfeed.models import KeywordChange, Paper, PaperChange, PaperFilter, StoredPaper, TextChange
 from paperfeed.store.community import CommunityStore, PostgresDb
 from paperfeed.store.locks import advisory_lock
 from paperfeed.store.mail_tables import MailTables
-from paperfeed.store.rows import paper_to_row, row_to_paper, to_iso
+from paperfeed.store.rows import KEYWORD_COLUMNS, paper_to_row, row_to_keyword_change, row_to_paper, to_iso
 
 PAPER_COLUMNS = (
     "pk id arxiv_id arxiv_version doi title_key title abstract authors categories "
@@ -291,6 +291,10 @@ class PostgresStore:
     def iter_text_changes(self, *, after_rev: int, batch_size: int = 2000) -> Iterator[list[TextChange]]:
         for rows in self._rows_after(after_rev, "SELECT pk, rev, title, abstract FROM papers", batch_size):
             yield [TextChange(row["pk"], row["rev"], row["title"], row["abstract"]) for row in rows]
+
+    def iter_keyword_changes(self, *, after_rev: int, batch_size: int = 2000) -> Iterator[list[KeywordChange]]:
+        for rows in self._rows_after(after_rev, f"SELECT {KEYWORD_COLUMNS} FROM papers", batch_size):
+            yield [row_to_keyword_change(row) for row in rows]
 
     def _rows_after(self, after_rev: int, select: str, batch_size: int) -> Iterator[list[dict[str, Any]]]:
         """Batches of `select`'s rows written after `after_rev`, in write order, from one snapshot."""

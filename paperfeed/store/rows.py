@@ -15,7 +15,7 @@ from typing import Any, Mapping
 import orjson
 
 from paperfeed.identity import title_key
-from paperfeed.models import Link, Paper, Version
+from paperfeed.models import KeywordChange, Link, Paper, Version
 
 PaperRow = dict[str, Any]
 
@@ -118,6 +118,18 @@ def paper_to_row(paper: Paper, *, ingested_at: datetime | str) -> PaperRow:
 
 # Every page decodes its rows' five JSON columns; orjson does it ~3x faster than json.
 _decode = orjson.loads
+
+
+KEYWORD_COLUMNS = "pk, rev, id, title, abstract, authors, categories, published, has_code"
+
+
+def row_to_keyword_change(row: Mapping[str, Any]) -> KeywordChange:
+    """A row of KEYWORD_COLUMNS."""
+    return KeywordChange(
+        pk=row["pk"], rev=row["rev"], id=row["id"], title=row["title"], abstract=row["abstract"],
+        authors=_decode(row["authors"]), categories=_decode(row["categories"]),
+        published=from_iso(row["published"]), has_code=bool(row["has_code"]),
+    )
 
 
 def row_to_paper(row: Mapping[str, Any]) -> Paper:

@@ -23,11 +23,11 @@ from typing import Any, Iterator, Sequence
 import orjson
 
 from paperfeed.errors import ConfigError, StoreUnavailable
-from paperfeed.models import Paper, PaperChange, PaperFilter, StoredPaper, TextChange
+from paperfeed.models import KeywordChange, Paper, PaperChange, PaperFilter, StoredPaper, TextChange
 from paperfeed.store.community import CommunityStore, SqliteDb
 from paperfeed.store.locks import file_lock
 from paperfeed.store.mail_tables import MailTables
-from paperfeed.store.rows import PaperRow, paper_to_row, row_to_paper, to_iso
+from paperfeed.store.rows import KEYWORD_COLUMNS, PaperRow, paper_to_row, row_to_keyword_change, row_to_paper, to_iso
 
 _PAPER_COLUMNS = (
     "id arxiv_id arxiv_version doi title_key title abstract authors categories "
@@ -321,6 +321,10 @@ class SqliteStore:
     def iter_text_changes(self, *, after_rev: int, batch_size: int = 2000) -> Iterator[list[TextChange]]:
         for rows in self._rows_after(after_rev, "pk, rev, title, abstract", batch_size):
             yield [TextChange(*row) for row in rows]
+
+    def iter_keyword_changes(self, *, after_rev: int, batch_size: int = 2000) -> Iterator[list[KeywordChange]]:
+        for rows in self._rows_after(after_rev, KEYWORD_COLUMNS, batch_size):
+            yield [row_to_keyword_change(row) for row in rows]
 
     def _rows_after(self, after_rev: int, columns: str, batch_size: int) -> Iterator[list[sqlite3.Row]]:
         """Batches of paper rows written after `after_rev`, in write order."""

@@ -118,14 +118,21 @@ def test_a_big_category_lists_newest_first_with_its_exact_total(store: Store) ->
     assert store.list_papers(filters=PaperFilter(category="no.such"), limit=5) == ([], 0)
 
 
-def test_text_changes_are_the_changes_title_and_abstract(store: Store) -> None:
+def test_text_and_keyword_changes_are_the_changes_columns(store: Store) -> None:
     now = datetime(2026, 11, 27, tzinfo=timezone.utc)
-    store.write_papers([make_paper("First", id="a"), make_paper("Second", id="b")], ingested_at=now)
+    store.write_papers([make_paper("First", id="a"), make_paper("Second", id="b", published=None)], ingested_at=now)
     first_rev = store.max_rev()
-    store.write_papers([make_paper("First, revised", id="a", abstract="New abstract.")], ingested_at=now)
+    store.write_papers([make_paper("First, revised", id="a", abstract="New abstract.", authors=["Émilie du Châtelet"],
+                                   links=[Link("code", "https://github.com/x/y")])], ingested_at=now)
     for after in (0, first_rev):
         changes = [c for batch in store.iter_changes(after_rev=after, batch_size=1) for c in batch]
         texts = [t for batch in store.iter_text_changes(after_rev=after, batch_size=1) for t in batch]
         assert [(t.pk, t.rev, t.title, t.abstract) for t in texts] == [
             (c.pk, c.rev, c.paper.title, c.paper.abstract) for c in changes]
+        keyword = [k for batch in store.iter_keyword_changes(after_rev=after, batch_size=1) for k in batch]
+        assert [(k.pk, k.rev, k.id, k.title, k.abstract, k.authors, k.categories, k.published, k.has_code)
+                for k in keyword] == [
+            (c.pk, c.rev, c.paper.id, c.paper.title, c.paper.abstract, c.paper.authors, c.paper.categories,
+             c.paper.published, c.paper.has_code) for c in changes]
+    assert [k.has_code for batch in store.iter_keyword_changes(after_rev=0) for k in batch] == [False, True]
     assert [t.title for batch in store.iter_text_changes(after_rev=first_rev) for t in batch] == ["First, revised"]
