@@ -209,7 +209,7 @@ def reindex(ctx: click.Context, model: str | None, keyword_only: bool) -> None:
         click.echo(f"keyword postings in the database: {indexed} papers")
         if keyword_only:
             return
-        embedder = load_embedder(model or settings.embed_model)
+        embedder = load_embedder(model or settings.embed_model, precision=settings.embed_precision)
         _, vectors = in_database(embedder.name, embedder.dim)
         count = vectors.rebuild(store, embedder, on_progress=counter("embedded", store.count_papers(), only_tty=True))
         click.echo(f"vectors in the database ({embedder.name}, {embedder.dim}-d): {count} papers")
@@ -220,7 +220,7 @@ def reindex(ctx: click.Context, model: str | None, keyword_only: bool) -> None:
     click.echo(f"keyword index: {indexed} papers")
     if keyword_only:
         return
-    embedder = load_embedder(model or settings.embed_model)
+    embedder = load_embedder(model or settings.embed_model, precision=settings.embed_precision)
     vectors = VectorIndex.reset(
         vector_index_path(settings, embedder.name),
         store_identity=store.identity(), model_name=embedder.name, dim=embedder.dim,

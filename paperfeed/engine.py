@@ -50,7 +50,7 @@ class SearchEngine:
         notice = None
         if embedder is None and settings.embed_model.lower() not in ("", "none", "off"):
             try:
-                embedder = load_embedder(settings.embed_model)
+                embedder = load_embedder(settings.embed_model, precision=settings.embed_precision)
             except ConfigError as exc:
                 log.warning("semantic search is off: %s", exc)
                 notice = f"Semantic search is off ({exc.message}); showing keyword results only."

@@ -214,7 +214,8 @@ needs_minilm = pytest.mark.skipif(
 
 @pytest.fixture(scope="module")
 def minilm() -> Embedder:
-    return load_embedder("minilm", max_seq_length=128)
+    # float32: a query alone and in a batch then embed the same to 1e-5 (bfloat16: ~1e-4)
+    return load_embedder("minilm", max_seq_length=128, precision="float32")
 
 
 @needs_minilm
@@ -229,6 +230,43 @@ def test_transformer_encodes_normalised_vectors(minilm: Embedder) -> None:
     assert minilm.encode([]).shape == (0, 384)
     scores = v @ minilm.encode_query("do statins lower cholesterol and heart disease deaths")
     assert scores[2] > scores[1]
+
+
+@needs_minilm
+def test_bfloat16_vectors_are_the_float32_ones_to_within_rounding(minilm: Embedder) -> None:
+    # bfloat16 runs on any CPU (emulated where there is no AMX), so this checks the numbers
+    # everywhere; the speed is measured by `paperfeed bench embed-speed` (docs/search.md).
+    bf16 = load_embedder("minilm", max_seq_length=128, precision="bfloat16")
+    assert isinstance(bf16, embed.TransformerEmbedder) and bf16.precision == "bfloat16"
+    exact, rounded = minilm.encode(DOCS), bf16.encode(DOCS)
+    assert rounded.dtype == np.float32
+    np.testing.assert_allclose(np.linalg.norm(rounded, axis=1), 1.0, atol=1e-5)
+    assert (exact * rounded).sum(axis=1).min() > 0.999
+    query = "do statins lower cholesterol and heart disease deaths"
+    assert np.argsort(-(exact @ minilm.encode_query(query))).tolist() == np.argsort(
+        -(rounded @ bf16.encode_query(query))).tolist()
+
+
+def test_auto_precision_is_bfloat16_only_where_the_cpu_has_amx(monkeypatch: pytest.MonkeyPatch) -> None:
+    for has_amx, expected in ((True, "bfloat16"), (False, "float32")):
+        monkeypatch.setattr(embed, "cpu_has_amx_bf16", lambda has_amx=has_amx: has_amx)
+        assert embed.resolve_precision("auto") == expected
+        assert embed.resolve_precision("float32") == "float32"
+
+
+def test_an_unknown_precision_is_a_config_error_even_for_the_static_model() -> None:
+    with pytest.raises(ConfigError) as ei:
+        load_embedder("minilm-static-256", precision="half")
+    assert ei.value.field == "embed_precision" and "bfloat16" in ei.value.hint
+
+
+def test_the_amx_flag_is_read_from_the_cpu_flags_line(tmp_path: Path) -> None:
+    cpuinfo = tmp_path / "cpuinfo"
+    cpuinfo.write_text("processor\t: 0\nmodel name\t: amx_bf16 in a name\nflags\t\t: fpu avx512_bf16 amx_tile\n")
+    assert not embed.cpu_has_amx_bf16(cpuinfo)  # avx512_bf16 is not AMX; a name is not a flag
+    cpuinfo.write_text("processor\t: 0\nflags\t\t: fpu avx512_bf16 amx_bf16 amx_tile\n")
+    assert embed.cpu_has_amx_bf16(cpuinfo)
+    assert not embed.cpu_has_amx_bf16(tmp_path / "missing")  # not Linux: float32
 
 
 @needs_minilm
