@@ -247,6 +247,14 @@ def test_bfloat16_vectors_are_the_float32_ones_to_within_rounding(minilm: Embedd
         -(rounded @ bf16.encode_query(query))).tolist()
 
 
+@needs_minilm
+def test_a_loaded_transformer_leaves_numpy_one_blas_thread(minilm: Embedder) -> None:
+    from threadpoolctl import threadpool_info
+
+    blas = [pool for pool in threadpool_info() if pool["user_api"] == "blas"]
+    assert blas and all(pool["num_threads"] == 1 for pool in blas)  # torch keeps the cores
+
+
 def test_auto_precision_is_bfloat16_only_where_the_cpu_has_amx(monkeypatch: pytest.MonkeyPatch) -> None:
     for has_amx, expected in ((True, "bfloat16"), (False, "float32")):
         monkeypatch.setattr(embed, "cpu_has_amx_bf16", lambda has_amx=has_amx: has_amx)
