@@ -124,8 +124,8 @@ class PaperChange:
 
 @dataclass(frozen=True, slots=True)
 class KeywordChange:
-    """What the keyword index takes of a paper as written: eight columns, not a whole
-    decoded paper (100k of these cost ~1.2 s of CPU to read against ~4 s)."""
+    """What the keyword index takes of a paper as written: nine columns, not a whole
+    decoded paper (reading 100k of these costs 0.9 s of CPU against 2.7 s)."""
 
     pk: int
     rev: int

@@ -77,7 +77,8 @@ def run_embed_speed(dataset: Path, *, docs: int, model: str) -> dict[str, Any]:
         ceiling = gemm_gflops(config.hidden_size, config.intermediate_size)
     achieved = flops / seconds / 1e9
     return {
-        "model": embedder.name, "precision": embedder.precision, "docs": len(texts), "mean_tokens": round(sum(lengths) / len(lengths), 1),
+        "model": embedder.name, "precision": embedder.precision, "docs": len(texts),
+        "mean_tokens": round(sum(lengths) / len(lengths), 1),
         "gflop_per_doc": round(flops / len(texts) / 1e9, 3), "encode_s": round(seconds, 1),
         "docs_per_s": round(len(texts) / seconds, 1), "achieved_gflops": round(achieved, 1),
         "gemm_gflops": round(ceiling, 1), "ceiling_docs_per_s": round(ceiling * 1e9 * len(texts) / flops, 1),

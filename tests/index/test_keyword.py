@@ -164,7 +164,7 @@ def _kill_spawned_children_once_started(stop: threading.Event) -> None:
     while not stop.is_set():
         for task in Path(f"/proc/{me}/task").iterdir():
             for pid in _read(task / "children").split():
-                if b"spawn_main" in _read(Path(f"/proc/{pid}/cmdline")).encode():
+                if "spawn_main" in _read(Path(f"/proc/{pid}/cmdline")):
                     with contextlib.suppress(ProcessLookupError):
                         os.kill(int(pid), signal.SIGKILL)
         time.sleep(0.005)
