@@ -21,7 +21,7 @@ def test_default_database_is_a_sqlite_file_in_the_data_dir(tmp_path: Path) -> No
 
 
 @pytest.mark.parametrize(("name", "value"), [("PAPERFEED_PORT", "eighty"), ("PAPERFEED_LOAD_DEMO", "maybe"),
-                                             ("PAPERFEED_LOG_LEVEL", "loud")])
+                                             ("PAPERFEED_LOG_LEVEL", "loud"), ("PAPERFEED_EMBED_PRECISION", "half")])
 def test_bad_values_name_the_setting_and_the_value(tmp_path: Path, name: str, value: str) -> None:
     with pytest.raises(ConfigError) as error:
         Settings.load(environ={name: value}, dotenv=tmp_path / ".env")
